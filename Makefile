@@ -1,0 +1,59 @@
+# bulk-assign: every target that needs the package bootstraps .venv first (once, via a stamp).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+CATALOG ?= Sandbox
+ARGS   ?=
+
+.PHONY: install validate assign resume demo emulator test test-deep bench lint clean help
+
+help:
+	@echo "make demo                          set up, start the local emulator, run the sample"
+	@echo "make test                          run the test suite"
+	@echo "make validate FILE=sheet.xlsx      check a sheet offline (CATALOG=Sandbox|AWS optional)"
+	@echo "make assign FILE=sheet.xlsx CATALOG=Sandbox [ARGS='--profile P']"
+	@echo "make resume RUN=runs/<folder>      finish an interrupted run"
+	@echo "make bench | lint | clean"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+validate: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make validate FILE=path/to/sheet.csv [CATALOG=Sandbox]"; exit 2; }
+	$(BIN)/bulk-assign validate "$(FILE)" $(if $(filter command line,$(origin CATALOG)),--catalog $(CATALOG)) $(ARGS)
+
+assign: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make assign FILE=path/to/sheet.csv CATALOG=Sandbox [ARGS=...]"; exit 2; }
+	$(BIN)/bulk-assign run "$(FILE)" --catalog $(CATALOG) $(ARGS)
+
+resume: $(STAMP)
+	@test -n "$(RUN)" || { echo "usage: make resume RUN=runs/<folder>"; exit 2; }
+	$(BIN)/bulk-assign resume "$(RUN)" $(ARGS)
+
+demo: $(STAMP)
+	@scripts/demo.sh
+
+emulator: $(STAMP)
+	$(BIN)/bulk-assign emulator $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-deep: $(STAMP)
+	HYPOTHESIS_PROFILE=deep $(BIN)/pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+lint: $(STAMP)
+	$(BIN)/ruff check bulk_assign tests benchmarks
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

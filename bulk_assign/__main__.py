@@ -1,0 +1,3 @@
+from bulk_assign.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,247 @@
+"""The command line: parse arguments, call the core, map the outcome to an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bulk_assign import __version__, app, template
+from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError
+from bulk_assign.rules import CATALOGS
+from bulk_assign.settings import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_TPS, RunSettings
+from bulk_assign.validator import DEFAULT_TITLE
+
+_EPILOG_MAIN = """\
+commands in the order you use them:
+  template   write an empty input file with the right headers
+  validate   check a sheet offline and write results.csv / failed.csv
+  run        reassign every valid row in Partner Central (paced, resumable)
+  resume     finish a run that was interrupted, aborted or partly failed
+  emulator   serve a local Partner Central for trials and tests
+
+example:
+  bulk-assign validate realignment.xlsx --catalog Sandbox
+  bulk-assign run realignment.xlsx --catalog Sandbox --profile partner-sandbox
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def _catalog(value: str) -> str:
+    for catalog in CATALOGS:
+        if value.casefold() == catalog.casefold():
+            return catalog
+    raise argparse.ArgumentTypeError(f"must be {' or '.join(CATALOGS)}, not {value!r}")
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, not {value}")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return number
+
+
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", type=Path, metavar="INPUT", help="the .csv, .txt, .tsv, "
+                        ".xlsx or .xlsm realignment sheet")
+    parser.add_argument("--sheet", metavar="S", help="Excel sheet name, or its position from 1 "
+                        "(default: the first sheet)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="folder for the run's files "
+                        "(default: runs/<input name>-<UTC time>/)")
+    parser.add_argument("--default-title", default=DEFAULT_TITLE, metavar="T",
+                        help="BusinessTitle for rows that leave it blank")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bulk-assign",
+        description="Reassign AWS Partner Central opportunities in bulk from a spreadsheet.",
+        epilog=_EPILOG_MAIN,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"bulk-assign {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show debug logging and tracebacks")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    validate = commands.add_parser(
+        "validate", formatter_class=_Formatter,
+        help="check a sheet offline, no network",
+        description="Read the sheet, normalise and check every row, and write results.csv, "
+        "failed.csv and summary.json. Nothing is sent.",
+        epilog="example:\n  bulk-assign validate samples/realignment.csv --catalog Sandbox\n\n"
+        "exit codes: 0 all rows VALID or DUPLICATE, 1 some row INVALID, 2 unusable input",
+    )
+    _add_input_options(validate)
+    validate.add_argument("--catalog", type=_catalog, metavar="{AWS,Sandbox}",
+                          help="the catalog rows must belong to (rows may also carry a Catalog "
+                          "column)")
+
+    run = commands.add_parser(
+        "run", formatter_class=_Formatter,
+        help="reassign every valid row in Partner Central",
+        description="Validate the sheet, then call AssignOpportunity for each valid row at the "
+        "allowed pace (writes: 1/s per partner account), reading each opportunity first so no "
+        "write is wasted. Writes results.csv, failed.csv, rollback.csv, summary.json, "
+        "journal.jsonl and run.log into the run folder; an interrupted run continues with "
+        "`bulk-assign resume RUN_DIR`.",
+        epilog="examples:\n"
+        "  bulk-assign run realignment.xlsx --catalog Sandbox --profile partner-sandbox\n"
+        "  bulk-assign run realignment.csv --catalog Sandbox --dry-run\n"
+        "  bulk-assign run realignment.csv --catalog Sandbox --endpoint-url http://127.0.0.1:8765\n\n"
+        "exit codes: 0 every row SUCCEEDED/UNCHANGED/DUPLICATE, 1 some row INVALID/FAILED/"
+        "SKIPPED, 2 usage or unreadable input (nothing sent), 3 aborted (credentials, access, "
+        "quota), 130 interrupted",
+    )
+    _add_input_options(run)
+    run.add_argument("--catalog", type=_catalog, required=True, metavar="{AWS,Sandbox}",
+                     help="AWS is production and asks for confirmation; Sandbox is for trials")
+    run.add_argument("--dry-run", action="store_true",
+                     help="validate and plan, make no call (rows get DRY_RUN)")
+    run.add_argument("--max-tps", type=_positive_float, default=DEFAULT_MAX_TPS, metavar="Q",
+                     help="AssignOpportunity calls per second (the account's quota is 1/s, "
+                     "shared with CRM integrations)")
+    run.add_argument("--read-tps", type=_positive_float, default=10.0, metavar="R",
+                     help="GetOpportunity calls per second for the pre-read")
+    run.add_argument("--workers", type=_positive_int, metavar="N",
+                     help="concurrent calls (default: enough to keep the pace)")
+    run.add_argument("--max-attempts", type=_positive_int, default=DEFAULT_MAX_ATTEMPTS,
+                     metavar="N", help="attempts per row for throttling, 5xx and network errors")
+    run.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                     help="read timeout per call")
+    run.add_argument("--quota-wait", type=_positive_float, default=10.0, metavar="MINUTES",
+                     help="stop (QuotaExhausted) after this long throttled without one success")
+    run.add_argument("--profile", metavar="P", help="AWS profile (default: the standard chain)")
+    run.add_argument("--region", default="us-east-1", help="AWS region of the API")
+    run.add_argument("--endpoint-url", metavar="URL",
+                     help="API endpoint (default: AWS, or $AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING)")
+    run.add_argument("--no-snapshot", action="store_true",
+                     help="skip the pre-read: no UNCHANGED detection and no rollback.csv")
+    run.add_argument("--yes", action="store_true",
+                     help="do not ask for confirmation with --catalog AWS")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    resume = commands.add_parser(
+        "resume", formatter_class=_Formatter,
+        help="finish an interrupted, aborted or partly failed run",
+        description="Send the rows of RUN_DIR that have no final outcome yet (never a row "
+        "already SUCCEEDED or UNCHANGED), with the run's own settings, and rewrite its files. "
+        "Refuses if the input file changed since the run started.",
+        epilog="example:\n  bulk-assign resume runs/realignment-20261128T101500\n\n"
+        "exit codes: as for run",
+    )
+    resume.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run folder")
+    resume.add_argument("--profile", metavar="P", help="AWS profile (default: the run's)")
+    resume.add_argument("--endpoint-url", metavar="URL", help="API endpoint (default: the run's)")
+    resume.add_argument("--yes", action="store_true",
+                        help="do not ask for confirmation with --catalog AWS")
+    resume.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    tmpl = commands.add_parser(
+        "template", formatter_class=_Formatter,
+        help="write an empty input file with the right headers",
+        description="Write an empty realignment sheet with the canonical headers.",
+        epilog="examples:\n  bulk-assign template realignment.csv\n"
+        "  bulk-assign template --xlsx realignment.xlsx",
+    )
+    tmpl.add_argument("out", type=Path, metavar="OUT", help="file to create (never overwritten)")
+    tmpl.add_argument("--xlsx", action="store_true",
+                      help="write an Excel workbook (Phone column formatted as text)")
+
+    from bulk_assign.emulator import cli as emulator_cli
+
+    emulator = commands.add_parser(
+        "emulator", formatter_class=_Formatter,
+        help="serve a local Partner Central Selling API",
+        description="A local Partner Central Selling API on 127.0.0.1 over real HTTP, with "
+        "quotas, latency and faults. boto3 and the AWS CLI talk to it with --endpoint-url; "
+        "credentials: access key 'test', secret 'test'.",
+        epilog="example:\n  bulk-assign emulator --port 8765 &\n"
+        "  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test bulk-assign run "
+        "samples/realignment.csv --catalog Sandbox --endpoint-url http://127.0.0.1:8765",
+    )
+    emulator_cli.add_arguments(emulator)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        # botocore logs request details at debug level only; keep third parties quiet.
+        logging.getLogger("botocore").setLevel(logging.ERROR)
+    try:
+        return _dispatch(args)
+    except BulkAssignError as exc:
+        if args.verbose:
+            logging.exception("details")
+        print(f"bulk-assign: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("bulk-assign: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        return app.validate_command(
+            input_path=args.input, catalog=args.catalog, sheet=args.sheet, out=args.out,
+            default_title=args.default_title,
+        )
+    if args.command == "template":
+        path = template.write_template(args.out, xlsx=args.xlsx)
+        print(f"Wrote {path}: fill one row per opportunity, then "
+              f"`bulk-assign validate {path}`.")
+        return 0
+    if args.command == "run":
+        settings = RunSettings(
+            input_path=args.input,
+            catalog=args.catalog,
+            sheet=args.sheet,
+            out_dir=args.out,
+            default_title=args.default_title,
+            dry_run=args.dry_run,
+            max_tps=args.max_tps,
+            read_tps=args.read_tps,
+            workers=args.workers,
+            max_attempts=args.max_attempts,
+            read_timeout=args.timeout,
+            quota_wait_seconds=args.quota_wait * 60,
+            profile=args.profile,
+            region=args.region,
+            endpoint_url=args.endpoint_url,
+            snapshot=not args.no_snapshot,
+        )
+        return app.run_command(settings, yes=args.yes, quiet=args.quiet)
+    if args.command == "resume":
+        return app.resume_command(
+            args.run_dir, profile=args.profile, endpoint_url=args.endpoint_url, yes=args.yes,
+            quiet=args.quiet,
+        )
+    if args.command == "emulator":
+        from bulk_assign.emulator import cli as emulator_cli
+
+        return emulator_cli.run(args)
+    return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands

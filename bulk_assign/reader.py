@@ -1,0 +1,395 @@
+"""Read a realignment sheet (CSV or Excel) into a frame of text cells.
+
+Every cell stays text: no NaN for "NA" or "NULL", no float for a phone number. Rows keep the
+number an analyst sees in Excel (the header is row 1), so every message can point at a row.
+"""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bulk_assign import fields
+from bulk_assign.errors import InputError
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted xlsx and legacy .xls
+_DELIMITERS = (",", ";", "\t")
+_HEADER_SEARCH_ROWS = 20
+_HEAD_BYTES = 1 << 20
+_SAVE_AS_CSV = "save it from Excel as 'CSV UTF-8 (Comma delimited)' or as .xlsx and try again"
+
+
+@dataclass(frozen=True)
+class InputTable:
+    """The sheet as read: text cells indexed by the analyst's row number.
+
+    `columns` maps each canonical field (see `fields.FIELDS`) found in the header to the
+    column's original header; every other column is an extra that is echoed into the results.
+    """
+
+    path: Path
+    frame: pd.DataFrame
+    columns: dict[str, str]
+    encoding: str
+    delimiter: str | None = None
+    sheet: str | None = None
+    header_row: int = 1
+    blank_rows: int = 0
+    extra_columns: tuple[str, ...] = field(default=())
+
+    def column(self, name: str) -> pd.Series:
+        """The cells of a canonical field, or empty strings when the sheet lacks that column."""
+        header = self.columns.get(name)
+        if header is None:
+            return pd.Series("", index=self.frame.index, dtype=object)
+        return self.frame[header]
+
+
+def read_table(path: str | Path, *, sheet: str | None = None) -> InputTable:
+    """Read a CSV or Excel realignment sheet.
+
+    Raises InputError, whose message names the file and the fix, for anything unusable.
+
+    >>> table = read_table("samples/realignment.csv")  # doctest: +SKIP
+    >>> table.frame.index[0]  # the first data row is row 2, as in Excel  # doctest: +SKIP
+    2
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the path (and the FILE= argument).")
+    if not path.is_file():
+        raise InputError(f"{path}: is a folder, not a spreadsheet; pass a .csv or .xlsx file.")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_HEAD_BYTES)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}); check its permissions.") from exc
+    if not head:
+        raise InputError(f"{path}: the file is empty; export the sheet again with its header row.")
+    if head.startswith(_OLE_MAGIC):
+        raise InputError(
+            f"{path}: is a password-protected workbook or an old .xls file; remove the password "
+            "(File > Info > Protect Workbook) and save it as .xlsx, or save it as CSV UTF-8."
+        )
+    if head.startswith(_ZIP_MAGIC):
+        return _read_excel(path, sheet=sheet)
+    if sheet is not None:
+        raise InputError(f"{path}: --sheet applies to Excel workbooks only; this is a text file.")
+    return _read_csv(path, head)
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, head: bytes) -> InputTable:
+    encoding = _detect_encoding(path, head)
+    head_text = head.decode(encoding, errors="ignore")
+    if head_text.strip("\ufeff\r\n\t ,;") == "":
+        raise InputError(f"{path}: the file has no content; export the sheet again with its header row.")
+    header_index, delimiter = _find_csv_header(path, head_text)
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=delimiter,
+            header=None,
+            skiprows=header_index,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            encoding=encoding,
+            engine="c",
+        )
+    except pd.errors.ParserError as exc:
+        raise InputError(
+            f"{path}: a row has more cells than the header ({_first_line(exc)}); "
+            "quote values that contain the delimiter, or remove the stray cells."
+        ) from exc
+    except (UnicodeDecodeError, ValueError, OSError) as exc:
+        raise InputError(f"{path}: cannot be read as CSV ({exc}); {_SAVE_AS_CSV}.") from exc
+    # Short rows come back as NaN even with na_filter off.
+    frame = frame.fillna("")
+    headers = [str(h) for h in frame.iloc[0].tolist()] if len(frame) else []
+    body = frame.iloc[1:]
+    return _build_table(
+        path,
+        headers=headers,
+        body=body,
+        header_row=header_index + 1,
+        encoding=encoding,
+        delimiter=delimiter,
+    )
+
+
+def _detect_encoding(path: Path, head: bytes) -> str:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"  # what Excel's "Unicode text" writes
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise InputError(
+            f"{path}: contains binary data (NUL bytes), not a spreadsheet; {_SAVE_AS_CSV}."
+        )
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{path}: starts as UTF-8 but byte {exc.start} is not valid UTF-8; {_SAVE_AS_CSV}."
+            ) from exc
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: is neither UTF-8 nor Windows-1252 text (byte 0x{data[exc.start]:02x} at "
+            f"offset {exc.start}); {_SAVE_AS_CSV}."
+        ) from exc
+
+
+def _find_csv_header(path: Path, head_text: str) -> tuple[int, str]:
+    lines = head_text.splitlines()[:_HEADER_SEARCH_ROWS]
+    best: tuple[int, int, str] | None = None  # (known fields, -line index, delimiter)
+    for index, line in enumerate(lines):
+        for delimiter in _DELIMITERS:
+            cells = next(csv.reader([line], delimiter=delimiter), [])
+            known = len({f for f in (fields.field_for(c) for c in cells) if f is not None})
+            candidate = (known, -index, delimiter)
+            if known and (best is None or candidate[:2] > best[:2]):
+                best = candidate
+    if best is None:
+        raise InputError(
+            f"{path}: no header row found (looked for columns such as Identifier, Email, "
+            "FirstName, LastName in the first rows); add a header row, or run "
+            "`bulk-assign template OUT.csv` for the expected columns."
+        )
+    return -best[1], best[2]
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+
+
+# --- Excel -------------------------------------------------------------------------------
+
+_READ_ONLY_ABOVE_BYTES = 20 << 20
+
+
+def _read_excel(path: Path, *, sheet: str | None) -> InputTable:
+    import openpyxl  # imported here: CSV users should not pay for it
+
+    # Merged cells are only visible outside read-only mode, which holds the whole sheet in
+    # memory; analysts' workbooks are small, and big ones are still read (in read-only mode).
+    read_only = path.stat().st_size > _READ_ONLY_ABOVE_BYTES
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=read_only, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, EOFError) as exc:
+        raise InputError(
+            f"{path}: is damaged or is not an Excel workbook ({type(exc).__name__}); open it in "
+            "Excel and save it again as .xlsx, or save it as CSV UTF-8."
+        ) from exc
+    except Exception as exc:  # openpyxl raises many types for a broken package
+        raise InputError(
+            f"{path}: cannot be opened as an Excel workbook ({type(exc).__name__}); open it in "
+            "Excel and save it again as .xlsx, or save it as CSV UTF-8."
+        ) from exc
+    try:
+        worksheet = _pick_sheet(path, workbook, sheet)
+        try:
+            rows = [_excel_row(values) for values in worksheet.iter_rows(values_only=True)]
+        except Exception as exc:  # a sheet XML that is cut off or malformed
+            raise InputError(
+                f"{path}: sheet {worksheet.title!r} is damaged ({type(exc).__name__}); open it "
+                "in Excel and save it again."
+            ) from exc
+        if not any(any(cell for cell in row) for row in rows):
+            raise InputError(f"{path}: sheet {worksheet.title!r} is empty; pick the sheet with "
+                             "--sheet NAME, or add the header row and data.")
+        header_index = _find_row_header(path, rows, sheet_title=worksheet.title)
+        if not read_only:
+            _reject_merged_header(path, worksheet, header_row=header_index + 1)
+        width = max(len(row) for row in rows)
+        padded = [row + [""] * (width - len(row)) for row in rows[header_index:]]
+        body = pd.DataFrame(padded[1:], dtype=object)
+        if body.shape[1] != width:
+            body = pd.DataFrame(columns=range(width), dtype=object)
+        return _build_table(
+            path,
+            headers=padded[0],
+            body=body,
+            header_row=header_index + 1,
+            encoding="xlsx",
+            sheet=worksheet.title,
+        )
+    finally:
+        workbook.close()
+
+
+def _pick_sheet(path: Path, workbook: Any, sheet: str | None) -> Any:
+    names: list[str] = list(workbook.sheetnames)
+    if sheet is None:
+        return workbook[names[0]]
+    if sheet in names:
+        return workbook[sheet]
+    if sheet.isdigit() and 1 <= int(sheet) <= len(names):
+        return workbook[names[int(sheet) - 1]]
+    raise InputError(
+        f"{path}: has no sheet {sheet!r}; its sheets are {', '.join(map(repr, names))} "
+        "(--sheet takes a name or a position starting at 1)."
+    )
+
+
+def _excel_row(values: Iterable[Any]) -> list[str]:
+    return [_excel_text(value) for value in values]
+
+
+def _excel_text(value: Any) -> str:
+    """The text an analyst sees in the cell, without Excel's display formats."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def _find_row_header(path: Path, rows: Sequence[Sequence[str]], *, sheet_title: str) -> int:
+    best: tuple[int, int] | None = None
+    for index, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+        known = len({f for f in (fields.field_for(c) for c in row) if f is not None})
+        if known and (best is None or known > best[0]):
+            best = (known, index)
+    if best is None:
+        raise InputError(
+            f"{path}: no header row found in sheet {sheet_title!r} (looked for columns such as "
+            "Identifier, Email, FirstName, LastName in the first rows); pick the right sheet "
+            "with --sheet, or run `bulk-assign template --xlsx OUT.xlsx` for the expected columns."
+        )
+    return best[1]
+
+
+def _reject_merged_header(path: Path, worksheet: Any, *, header_row: int) -> None:
+    for merged in getattr(worksheet, "merged_cells", None) or ():
+        if merged.min_row <= header_row <= merged.max_row and merged.max_col > merged.min_col:
+            raise InputError(
+                f"{path}: the header row {header_row} has merged cells ({merged.coord}); unmerge "
+                "them so that every column has its own header, then save and try again."
+            )
+
+
+# --- shared ------------------------------------------------------------------------------
+
+
+def _build_table(
+    path: Path,
+    *,
+    headers: Sequence[str],
+    body: pd.DataFrame,
+    header_row: int,
+    encoding: str,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+) -> InputTable:
+    headers = [h.strip() for h in headers]
+    # Unnamed columns with nothing in them are Excel's trailing commas: drop them.
+    keep = [
+        i for i, h in enumerate(headers)
+        if h or (i < body.shape[1] and bool(body.iloc[:, i].astype(str).str.strip().ne("").any()))
+    ]
+    raw = [headers[i] or f"Column {_column_letter(i)}" for i in keep]
+    names = _unique_names(raw)
+    body = body.iloc[:, keep]
+    body.columns = pd.Index(names)
+    body.index = pd.RangeIndex(header_row + 1, header_row + 1 + len(body), name="row")
+
+    columns = _map_columns(path, raw, names)
+    blank = body.apply(lambda col: col.astype(str).str.strip().eq("")).all(axis=1)
+    blank_rows = int(blank.sum())
+    body = body.loc[~blank]
+    if body.empty:
+        detail = f" ({blank_rows} blank rows)" if blank_rows else ""
+        raise InputError(
+            f"{path}: has a header but no data rows{detail}; add one row per opportunity."
+        )
+    body = body.astype(object)
+    extras = tuple(n for n in names if n not in columns.values())
+    return InputTable(
+        path=path,
+        frame=body,
+        columns=columns,
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+        header_row=header_row,
+        blank_rows=blank_rows,
+        extra_columns=extras,
+    )
+
+
+def _map_columns(path: Path, raw: Sequence[str], names: Sequence[str]) -> dict[str, str]:
+    found: dict[str, list[str]] = {}
+    for header, name in zip(raw, names, strict=True):
+        canonical = fields.field_for(header)
+        if canonical is not None:
+            found.setdefault(canonical, []).append(name)
+    ambiguous = {f: cols for f, cols in found.items() if len(cols) > 1}
+    if ambiguous:
+        f, cols = next(iter(ambiguous.items()))
+        raise InputError(
+            f"{path}: columns {' and '.join(map(repr, cols))} both mean {f}; "
+            "delete or rename one of them."
+        )
+    missing = [f for f in fields.REQUIRED if f not in found]
+    if missing:
+        raise InputError(
+            f"{path}: missing required column(s) {', '.join(missing)}; found "
+            f"{_preview(names)}. Rename the header (e.g. 'Opportunity Id', 'Email', "
+            "'First Name', 'Last Name') or run `bulk-assign template OUT.csv`."
+        )
+    return {f: cols[0] for f, cols in found.items()}
+
+
+def _preview(names: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(repr(n[:40]) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _unique_names(names: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name} ({count + 1})")
+    return out
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters

@@ -1,0 +1,111 @@
+"""Row outcomes as data: what the journal stores, the reporter writes and the summary counts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    SUCCEEDED = "SUCCEEDED"
+    UNCHANGED = "UNCHANGED"
+    FAILED = "FAILED"
+    INVALID = "INVALID"
+    DUPLICATE = "DUPLICATE"
+    SKIPPED = "SKIPPED"
+    DRY_RUN = "DRY_RUN"
+    VALID = "VALID"
+
+
+#: Statuses that leave the exit code at 0.
+OK_STATUSES = frozenset(
+    {Status.SUCCEEDED, Status.UNCHANGED, Status.DUPLICATE, Status.DRY_RUN, Status.VALID}
+)
+#: Statuses whose rows go to failed.csv.
+FAILED_STATUSES = frozenset({Status.INVALID, Status.FAILED, Status.SKIPPED})
+
+# error_class values of SKIPPED rows
+INTERRUPTED = "Interrupted"
+ABORTED = "Aborted"
+QUOTA_EXHAUSTED = "QuotaExhausted"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """An opportunity owner or assignee, as AssignOpportunity's `Assignee` takes it."""
+
+    email: str
+    first_name: str
+    last_name: str
+    business_title: str
+    phone: str = ""
+
+    def to_api(self) -> dict[str, str]:
+        """The request's `Assignee` structure (Phone only when there is one)."""
+        api = {
+            "Email": self.email,
+            "FirstName": self.first_name,
+            "LastName": self.last_name,
+            "BusinessTitle": self.business_title,
+        }
+        if self.phone:
+            api["Phone"] = self.phone
+        return api
+
+    @classmethod
+    def from_api(cls, member: dict[str, Any]) -> Contact:
+        return cls(
+            email=str(member.get("Email", "")),
+            first_name=str(member.get("FirstName", "")),
+            last_name=str(member.get("LastName", "")),
+            business_title=str(member.get("BusinessTitle", "")),
+            phone=str(member.get("Phone", "") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """One valid row to send: the normalised request values and the analyst's row number."""
+
+    row: int
+    catalog: str
+    identifier: str
+    assignee: Contact
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """The final word on one input row."""
+
+    row: int
+    status: Status
+    error_class: str = ""
+    error_message: str = ""
+    attempts: int = 0
+    request_id: str = ""
+    finished_at: str = ""
+    #: The owner before our write (from the pre-read), for rollback.csv.
+    previous_owner: Contact | None = None
+    #: Why a SUCCEEDED row cannot be undone (no owner before), for the summary.
+    not_undoable: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = str(self.status)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RowOutcome:
+        owner = data.get("previous_owner")
+        return cls(
+            row=int(data["row"]),
+            status=Status(data["status"]),
+            error_class=str(data.get("error_class", "")),
+            error_message=str(data.get("error_message", "")),
+            attempts=int(data.get("attempts", 0)),
+            request_id=str(data.get("request_id", "")),
+            finished_at=str(data.get("finished_at", "")),
+            previous_owner=Contact(**owner) if owner else None,
+            not_undoable=str(data.get("not_undoable", "")),
+        )

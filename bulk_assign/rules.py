@@ -1,0 +1,73 @@
+"""Field constraints read from botocore's own service model, so the tool follows AWS.
+
+botocore does not check `pattern` constraints client-side: a bad email or phone would reach
+AWS and cost a write. We read the same patterns at run time instead of copying them here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Final
+
+import botocore.session
+
+from bulk_assign import fields
+
+SERVICE: Final = "partnercentral-selling"
+OPERATION: Final = "AssignOpportunity"
+#: The catalogs the API accepts (the model only says `[a-zA-Z]+`).
+CATALOGS: Final = ("AWS", "Sandbox")
+
+_LENGTH_ONLY = re.compile(r"\(\?s\)\.\{0,(\d+)\}")
+_LOOKAHEAD_LENGTH = re.compile(r"\(\?=\.\{0,(\d+)\}\$\)")
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """One input field's constraint: a full-match pattern and, when it has one, a length cap."""
+
+    pattern: re.Pattern[str]
+    max_length: int | None
+
+    @property
+    def length_only(self) -> bool:
+        """True when the pattern says nothing but the length (names and titles)."""
+        return _LENGTH_ONLY.fullmatch(self.pattern.pattern) is not None
+
+
+@cache
+def field_rules() -> dict[str, FieldRule]:
+    """The AssignOpportunity request's rules by canonical field name.
+
+    >>> field_rules()["Identifier"].pattern.pattern
+    'O[0-9]{1,19}'
+    """
+    model = botocore.session.get_session().get_service_model(SERVICE)
+    request = model.operation_model(OPERATION).input_shape
+    assignee = request.members["Assignee"].members  # type: ignore[attr-defined]
+    shapes = {
+        fields.IDENTIFIER: request.members["Identifier"],  # type: ignore[attr-defined]
+        fields.EMAIL: assignee["Email"],
+        fields.FIRST_NAME: assignee["FirstName"],
+        fields.LAST_NAME: assignee["LastName"],
+        fields.BUSINESS_TITLE: assignee["BusinessTitle"],
+    }
+    if "Phone" in assignee:  # botocore >= 1.41.6
+        shapes[fields.PHONE] = assignee["Phone"]
+    rules = {}
+    for name, shape in shapes.items():
+        pattern = shape.metadata.get("pattern")
+        if pattern is None:
+            continue
+        rules[name] = FieldRule(pattern=re.compile(pattern), max_length=_max_length(pattern))
+    return rules
+
+
+def _max_length(pattern: str) -> int | None:
+    for finder in (_LENGTH_ONLY, _LOOKAHEAD_LENGTH):
+        match = finder.search(pattern)
+        if match:
+            return int(match.group(1))
+    return None

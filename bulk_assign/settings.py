@@ -1,0 +1,82 @@
+"""One frozen settings object for a run, validated once, passed down instead of loose kwargs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Final
+
+from bulk_assign.rules import CATALOGS
+
+DEFAULT_MAX_TPS: Final = 1.0
+DEFAULT_MAX_ATTEMPTS: Final = 8
+#: The documented AssignOpportunity quota: writes per rolling 24 h per partner account.
+DAILY_WRITE_QUOTA: Final = 10_000
+#: A guess at one call's round trip to AWS, used only to size the default worker pool.
+ASSUMED_CALL_SECONDS: Final = 0.5
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a run needs to know, recorded in run.json so that resume repeats it."""
+
+    input_path: Path
+    catalog: str
+    sheet: str | None = None
+    out_dir: Path | None = None
+    default_title: str = "PartnerAccountManager"
+    dry_run: bool = False
+    max_tps: float = DEFAULT_MAX_TPS
+    read_tps: float = 10.0
+    workers: int | None = None
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    quota_wait_seconds: float = 600.0
+    access_denied_limit: int = 3
+    profile: str | None = None
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    snapshot: bool = True
+
+    def __post_init__(self) -> None:
+        if self.catalog not in CATALOGS:
+            raise ValueError(f"catalog must be one of {CATALOGS}, not {self.catalog!r}")
+        for name in ("max_tps", "read_tps", "connect_timeout", "read_timeout",
+                     "quota_wait_seconds"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be greater than 0, not {getattr(self, name)}")
+        for name in ("max_attempts", "access_denied_limit"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be 1 or more, not {getattr(self, name)}")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be 1 or more, not {self.workers}")
+
+    @property
+    def worker_count(self) -> int:
+        """Enough concurrent calls to keep the write pace while reads and retries are waiting.
+
+        At Q writes/s with calls taking L seconds, about Q*L writes are in flight; pre-reads and
+        backoffs need as many again, plus a margin.
+        """
+        if self.workers is not None:
+            return self.workers
+        return max(4, min(64, math.ceil(2 * self.max_tps * ASSUMED_CALL_SECONDS) + 4))
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["input_path"] = str(self.input_path)
+        data["out_dir"] = str(self.out_dir) if self.out_dir else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunSettings:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["input_path"] = Path(known["input_path"])
+        if known.get("out_dir"):
+            known["out_dir"] = Path(known["out_dir"])
+        return cls(**known)
+
+    def but(self, **changes: Any) -> RunSettings:
+        return replace(self, **changes)
