@@ -1,0 +1,104 @@
+"""Token buckets and daily caps per operation group, as the service quotas behave."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from bulk_assign.emulator.config import EmulatorConfig
+
+GROUPS = ("write", "read")
+DAY_SECONDS = 86_400.0
+
+
+class TokenBucket:
+    """``rate`` tokens per second up to ``burst``; starts full.
+
+    >>> t = [0.0]
+    >>> b = TokenBucket(rate=1.0, burst=1, clock=lambda: t[0])
+    >>> b.try_take(), b.try_take()
+    (True, False)
+    """
+
+    def __init__(self, *, rate: float, burst: int, clock: Callable[[], float]) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self._clock = clock
+        self._tokens = float(burst)
+        self._last = clock()
+
+    def try_take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+class DailyCap:
+    """At most ``cap`` accepted calls in any rolling 24 hours."""
+
+    def __init__(self, *, cap: int, clock: Callable[[], float]) -> None:
+        self.cap = cap
+        self._clock = clock
+        self._accepted: deque[float] = deque()
+
+    def allows(self) -> bool:
+        now = self._clock()
+        while self._accepted and now - self._accepted[0] >= DAY_SECONDS:
+            self._accepted.popleft()
+        return len(self._accepted) < self.cap
+
+    def record(self) -> None:
+        self._accepted.append(self._clock())
+
+
+class QuotaGate:
+    """Admits or throttles a call of a group; thread-safe; reconfigurable at run time."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[str, TokenBucket | None] = {}
+        self._caps: dict[str, DailyCap | None] = {}
+        self.reconfigure(config)
+
+    def reconfigure(self, config: EmulatorConfig) -> None:
+        """New buckets (full) from ``config``; daily counts survive unless the cap changes."""
+        with self._lock:
+            for group in GROUPS:
+                rate = getattr(config, f"{group}_rate")
+                burst = getattr(config, f"{group}_burst")
+                self._buckets[group] = (
+                    TokenBucket(rate=rate, burst=burst, clock=config.clock)
+                    if config.quotas and rate is not None
+                    else None
+                )
+                # quotas=False switches off the daily caps as well as the buckets.
+                cap = getattr(config, f"{group}_daily_cap") if config.quotas else None
+                old = self._caps.get(group)
+                if cap is None:
+                    self._caps[group] = None
+                elif old is not None and old.cap == cap:
+                    continue
+                else:
+                    new = DailyCap(cap=cap, clock=config.clock)
+                    if old is not None:
+                        # Keep the calls already counted today when only the cap moves.
+                        new._accepted = old._accepted
+                    self._caps[group] = new
+
+    def admit(self, group: str) -> bool:
+        """True if a call of ``group`` may proceed now (and it is counted)."""
+        with self._lock:
+            cap = self._caps[group]
+            if cap is not None and not cap.allows():
+                return False
+            bucket = self._buckets[group]
+            if bucket is not None and not bucket.try_take():
+                return False
+            if cap is not None:
+                cap.record()
+            return True

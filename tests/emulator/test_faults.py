@@ -1,0 +1,89 @@
+"""Injected latency and faults: 500s, dropped connections, slow answers; seeded and repeatable."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+from emulator_support import ASSIGNEE, make_client
+
+from bulk_assign.emulator import Emulator
+
+
+def outcomes(emu: Emulator, calls: int) -> list[str]:
+    client = make_client(emu.url)
+    seen = []
+    for _ in range(calls):
+        try:
+            client.get_opportunity(Catalog="Sandbox", Identifier="O5100001")
+            seen.append("ok")
+        except ClientError as error:
+            seen.append(error.response["Error"]["Code"])
+            assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    return seen
+
+
+def test_error_rate_gives_about_that_share_of_500s(start: Callable[..., Emulator]) -> None:
+    emu = start(quotas=False, error_rate=0.5, random_seed=7)
+    seen = outcomes(emu, 200)
+    assert set(seen) == {"ok", "InternalServerException"}
+    assert 0.4 <= seen.count("InternalServerException") / len(seen) <= 0.6
+    assert emu.state()["faults"]["error"] == seen.count("InternalServerException")
+
+
+def test_error_fault_is_not_applied(start: Callable[..., Emulator]) -> None:
+    emu = start(quotas=False, error_rate=1.0)
+    client = make_client(emu.url)
+    with pytest.raises(ClientError, match="InternalServerException"):
+        client.assign_opportunity(Catalog="Sandbox", Identifier="O5100001", Assignee=ASSIGNEE)
+    assert emu.state()["owners"]["Sandbox"]["O5100001"]["Email"] != ASSIGNEE["Email"]
+    assert emu.state()["counts"]["AssignOpportunity"] == {"InternalServerException": 1}
+
+
+def test_same_seed_same_fault_sequence(start: Callable[..., Emulator]) -> None:
+    first = outcomes(start(quotas=False, error_rate=0.3, random_seed=42), 40)
+    second = outcomes(start(quotas=False, error_rate=0.3, random_seed=42), 40)
+    other = outcomes(start(quotas=False, error_rate=0.3, random_seed=43), 40)
+    assert first == second
+    assert first != other
+
+
+def test_reset_applies_then_drops_the_connection(start: Callable[..., Emulator]) -> None:
+    emu = start(quotas=False, reset_rate=1.0)
+    client = make_client(emu.url)
+    with pytest.raises(ConnectionClosedError):
+        client.assign_opportunity(Catalog="Sandbox", Identifier="O5100001", Assignee=ASSIGNEE)
+    state = emu.state()
+    assert state["owners"]["Sandbox"]["O5100001"] == ASSIGNEE
+    assert state["calls"][-1]["outcome"] == "reset"
+    assert state["calls"][-1]["applied"] is True
+    assert state["counts"]["AssignOpportunity"] == {"reset": 1, "applied": 1}
+    assert state["faults"]["reset"] == 1
+    # The client recovers on a new connection once the fault is off.
+    emu.configure(reset_rate=0.0)
+    assert client.get_opportunity(Catalog="Sandbox", Identifier="O5100001")["OpportunityTeam"] == [
+        ASSIGNEE
+    ]
+
+
+def test_slow_answer_beyond_read_timeout(start: Callable[..., Emulator]) -> None:
+    emu = start(quotas=False, slow_rate=1.0, slow_seconds=0.6)
+    client = make_client(emu.url, read_timeout=0.2, connect_timeout=1)
+    with pytest.raises(ReadTimeoutError):
+        client.assign_opportunity(Catalog="Sandbox", Identifier="O5100001", Assignee=ASSIGNEE)
+    # Applied although the client gave up: a re-read finds the new owner.
+    assert emu.state()["owners"]["Sandbox"]["O5100001"] == ASSIGNEE
+    assert emu.state()["calls"][-1]["outcome"] == "slow"
+
+
+def test_latency_is_added_after_the_quota_decision(start: Callable[..., Emulator]) -> None:
+    emu = start(quotas=False, latency_ms=80, jitter_ms=20)
+    client = make_client(emu.url)
+    client.get_opportunity(Catalog="Sandbox", Identifier="O5100001")  # connect first
+    began = time.perf_counter()
+    for _ in range(5):
+        client.get_opportunity(Catalog="Sandbox", Identifier="O5100001")
+    mean = (time.perf_counter() - began) / 5
+    assert 0.055 <= mean <= 0.2
