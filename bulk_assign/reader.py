@@ -14,6 +14,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bulk_assign import fields
@@ -71,7 +72,9 @@ def read_table(path: str | Path, *, sheet: str | None = None) -> InputTable:
         with path.open("rb") as fh:
             head = fh.read(_HEAD_BYTES)
     except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror}); check its permissions.") from exc
+        raise InputError(
+            f"{path}: cannot be read ({exc.strerror}); check its permissions."
+        ) from exc
     if not head:
         raise InputError(f"{path}: the file is empty; export the sheet again with its header row.")
     if head.startswith(_OLE_MAGIC):
@@ -93,7 +96,9 @@ def _read_csv(path: Path, head: bytes) -> InputTable:
     encoding = _detect_encoding(path, head)
     head_text = head.decode(encoding, errors="ignore")
     if head_text.strip("\ufeff\r\n\t ,;") == "":
-        raise InputError(f"{path}: the file has no content; export the sheet again with its header row.")
+        raise InputError(
+            f"{path}: the file has no content; export the sheet again with its header row."
+        )
     header_index, delimiter = _find_csv_header(path, head_text)
     try:
         frame = pd.read_csv(
@@ -101,7 +106,7 @@ def _read_csv(path: Path, head: bytes) -> InputTable:
             sep=delimiter,
             header=None,
             skiprows=header_index,
-            dtype=str,
+            dtype=object,  # plain Python str cells: no per-cell inference, no NaN for "NA"
             keep_default_na=False,
             na_filter=False,
             skip_blank_lines=False,
@@ -115,8 +120,10 @@ def _read_csv(path: Path, head: bytes) -> InputTable:
         ) from exc
     except (UnicodeDecodeError, ValueError, OSError) as exc:
         raise InputError(f"{path}: cannot be read as CSV ({exc}); {_SAVE_AS_CSV}.") from exc
-    # Short rows come back as NaN even with na_filter off.
-    frame = frame.fillna("")
+    # Short rows come back as NaN even with na_filter off. A short row always lacks the last
+    # cell, so one column tells whether any fill is needed.
+    if frame.shape[1] and frame.iloc[:, -1].isna().any():
+        frame = frame.fillna("")
     headers = [str(h) for h in frame.iloc[0].tolist()] if len(frame) else []
     body = frame.iloc[1:]
     return _build_table(
@@ -194,14 +201,19 @@ def _read_excel(path: Path, *, sheet: str | None) -> InputTable:
     # Merged cells are only visible outside read-only mode, which holds the whole sheet in
     # memory; analysts' workbooks are small, and big ones are still read (in read-only mode).
     read_only = path.stat().st_size > _READ_ONLY_ABOVE_BYTES
+    # A file object, not the path: openpyxl judges a path by its extension, and a workbook
+    # saved as "sheet.csv" (or a download named without one) is still a workbook.
+    handle = path.open("rb")
     try:
-        workbook = openpyxl.load_workbook(path, read_only=read_only, data_only=True)
+        workbook = openpyxl.load_workbook(handle, read_only=read_only, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, EOFError) as exc:
+        handle.close()
         raise InputError(
             f"{path}: is damaged or is not an Excel workbook ({type(exc).__name__}); open it in "
             "Excel and save it again as .xlsx, or save it as CSV UTF-8."
         ) from exc
     except Exception as exc:  # openpyxl raises many types for a broken package
+        handle.close()
         raise InputError(
             f"{path}: cannot be opened as an Excel workbook ({type(exc).__name__}); open it in "
             "Excel and save it again as .xlsx, or save it as CSV UTF-8."
@@ -236,6 +248,7 @@ def _read_excel(path: Path, *, sheet: str | None) -> InputTable:
         )
     finally:
         workbook.close()
+        handle.close()
 
 
 def _pick_sheet(path: Path, workbook: Any, sheet: str | None) -> Any:
@@ -325,9 +338,10 @@ def _build_table(
     body.index = pd.RangeIndex(header_row + 1, header_row + 1 + len(body), name="row")
 
     columns = _map_columns(path, raw, names)
-    blank = body.apply(lambda col: col.astype(str).str.strip().eq("")).all(axis=1)
+    blank = _blank_rows(body)
     blank_rows = int(blank.sum())
-    body = body.loc[~blank]
+    if blank_rows:
+        body = body.loc[~blank]
     if body.empty:
         detail = f" ({blank_rows} blank rows)" if blank_rows else ""
         raise InputError(
@@ -346,6 +360,23 @@ def _build_table(
         blank_rows=blank_rows,
         extra_columns=extras,
     )
+
+
+def _blank_rows(body: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Which rows have nothing but blanks in every cell.
+
+    Column by column, only the rows still undecided are looked at: after the first column
+    nearly every row has shown a value, so a million rows cost about one pass, not one per column.
+    """
+    undecided = np.ones(len(body), dtype=bool)
+    for position in range(body.shape[1]):
+        if not undecided.any():
+            break
+        cells = body.iloc[:, position].to_numpy(dtype=object)[undecided]
+        # map() over C methods: no Python frame per cell (every cell is a str here).
+        filled = np.fromiter(map(bool, map(str.strip, cells)), dtype=bool, count=len(cells))
+        undecided[undecided] = ~filled
+    return undecided
 
 
 def _map_columns(path: Path, raw: Sequence[str], names: Sequence[str]) -> dict[str, str]:

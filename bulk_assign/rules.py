@@ -12,6 +12,7 @@ from functools import cache
 from typing import Final
 
 import botocore.session
+from botocore.model import StructureShape
 
 from bulk_assign import fields
 
@@ -46,9 +47,12 @@ def field_rules() -> dict[str, FieldRule]:
     """
     model = botocore.session.get_session().get_service_model(SERVICE)
     request = model.operation_model(OPERATION).input_shape
-    assignee = request.members["Assignee"].members  # type: ignore[attr-defined]
+    assignee_shape = request.members["Assignee"] if isinstance(request, StructureShape) else None
+    if not isinstance(request, StructureShape) or not isinstance(assignee_shape, StructureShape):
+        raise RuntimeError(f"botocore's {SERVICE} model has no {OPERATION} Assignee structure")
+    assignee = assignee_shape.members
     shapes = {
-        fields.IDENTIFIER: request.members["Identifier"],  # type: ignore[attr-defined]
+        fields.IDENTIFIER: request.members["Identifier"],
         fields.EMAIL: assignee["Email"],
         fields.FIRST_NAME: assignee["FirstName"],
         fields.LAST_NAME: assignee["LastName"],

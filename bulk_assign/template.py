@@ -23,14 +23,15 @@ def write_template(out: Path, *, xlsx: bool) -> Path:
     if xlsx:
         import openpyxl
 
+        from openpyxl.utils import get_column_letter
+
         workbook = openpyxl.Workbook()
-        sheet = workbook.active
+        sheet = workbook.worksheets[0]
         sheet.title = "Realignment"
         sheet.append(list(HEADERS))
         # Text format keeps "+1555..." and leading zeros as typed instead of numbers.
         for column in range(1, len(HEADERS) + 1):
-            letter = sheet.cell(row=1, column=column).column_letter
-            sheet.column_dimensions[letter].width = 24
+            sheet.column_dimensions[get_column_letter(column)].width = 24
             for row in range(2, 1002):
                 sheet.cell(row=row, column=column).number_format = "@"
         workbook.save(out)

@@ -1,16 +1,17 @@
 """Normalise every row and flag every problem before anything is sent.
 
-Vectorised over the frame (one pass per field), so a million rows validate in seconds. Each row
-gets VALID, DUPLICATE or INVALID; INVALID rows carry the first problem as `error_class` and every
-problem, in plain words, in `error_message`.
+Vectorised over the frame: each field is factorised once, so normalising and checking costs one
+pass over its distinct values (a few hundred account managers, not a million rows), and the
+verdicts are broadcast back to the rows. Each row gets VALID, DUPLICATE or INVALID; INVALID rows
+carry the first problem as `error_class` and every problem, in plain words, in `error_message`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -44,9 +45,18 @@ _EXCEL_ERRORS: Final = frozenset(
     {"#N/A", "#REF!", "#VALUE!", "#NAME?", "#DIV/0!", "#NULL!", "#NUM!", "#SPILL!", "#CALC!"}
 )
 _EDGE_JUNK: Final = "\u200b\u200c\u200d\u2060\ufeff"  # zero-width characters that strip() keeps
+_EDGES: Final = re.compile(rf"^[\s{_EDGE_JUNK}]+|[\s{_EDGE_JUNK}]+$")
+_SLOW_START: Final = _EDGE_JUNK + "'"
 _FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
 _PHONE_SEPARATORS: Final = re.compile(r"[\s.\-()\[\]/]")
 _SCIENTIFIC: Final = re.compile(r"\d+(?:[.,]\d+)?[eE]\+?\d+")
+_PHONE_TEXT: Final = (
+    "Phone must be + and the country code, then up to 15 digits in all (e.g. +15550100199)"
+)
+
+Mask = np.ndarray[Any, np.dtype[np.bool_]]
+Codes = np.ndarray[Any, np.dtype[np.intp]]
+Texts = np.ndarray[Any, np.dtype[np.object_]]
 
 
 def _clean(value: str) -> str:
@@ -55,10 +65,13 @@ def _clean(value: str) -> str:
     >>> _clean("\\u00a0'+1 555\\u200b ")
     '+1 555'
     """
-    value = value.strip().strip(_EDGE_JUNK).strip()
+    value = value.strip()
+    if value and value[0] not in _SLOW_START and value[-1] not in _EDGE_JUNK:
+        return value  # the common case: nothing more to do
+    value = _EDGES.sub("", value)
     # failed.csv escapes "+1555..." as "'+1555...": feeding it back must give the value back.
     if value[:1] == "'" and value[1:2] in _FORMULA_TRIGGERS:
-        value = value[1:].strip()
+        value = _EDGES.sub("", value[1:])
     return value
 
 
@@ -77,6 +90,93 @@ def _normalise_catalog(value: str) -> str:
         if catalog.casefold() == lowered:
             return catalog
     return value
+
+
+def _upper_leading_o(value: str) -> str:
+    return "O" + value[1:] if value.startswith("o") else value
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One field's distinct values (normalised) and, per row, which one the row holds."""
+
+    codes: Codes
+    uniques: list[str]
+    #: True when normalising merged no two distinct values, so `codes` already is the key.
+    codes_are_key: bool
+
+    @classmethod
+    def of(
+        cls, cells: pd.Series, normalise: Callable[[list[str]], list[str]], *,
+        distinct: bool = False,
+    ) -> _Field:
+        """`distinct`: the values are (nearly) all different, so factorising would only cost."""
+        raw = cells.to_numpy(dtype=object)
+        if distinct:
+            codes: Codes = np.arange(len(raw), dtype=np.intp)
+            raw_list: list[str] = raw.tolist()
+        else:
+            codes, uniques = pd.factorize(raw, use_na_sentinel=False)
+            raw_list = uniques.tolist()
+        stripped = [u.strip() for u in raw_list]
+        cleaned = [
+            v if v and v[0] not in _SLOW_START and v[-1] not in _EDGE_JUNK else _clean(v)
+            for v in stripped
+        ]
+        normalised = normalise(cleaned)
+        return cls(codes=codes, uniques=normalised,
+                   codes_are_key=not distinct and normalised == raw_list)
+
+    def rows(self) -> Texts:
+        return np.asarray(self.uniques, dtype=object)[self.codes]
+
+    def flag(self, test: Callable[[str], bool]) -> Mask:
+        """`test` on each distinct value, broadcast to the rows."""
+        return np.array([test(u) for u in self.uniques], dtype=bool)[self.codes]
+
+    def blank(self) -> Mask:
+        return np.array([not u for u in self.uniques], dtype=bool)[self.codes]
+
+    def mismatch(self, rule: FieldRule | None) -> Mask:
+        """Non-blank values that the rule's pattern does not match in full."""
+        if rule is None:
+            return np.zeros(len(self.codes), dtype=bool)
+        failed = [m is None for m in map(rule.pattern.fullmatch, self.uniques)]
+        return (np.array(failed, dtype=bool) & ~self.blank_uniques())[self.codes]
+
+    def blank_uniques(self) -> Mask:
+        return np.array([not u for u in self.uniques], dtype=bool)
+
+    def lengths(self) -> np.ndarray[Any, np.dtype[np.int64]]:
+        per_unique = np.fromiter(map(len, self.uniques), dtype=np.int64,
+                                 count=len(self.uniques))
+        return per_unique[self.codes]
+
+    def key(self, where: Mask | None = None) -> Codes:
+        """Per row (or per row in `where`), a code equal for equal normalised values."""
+        if self.codes_are_key:
+            return self.codes if where is None else self.codes[where]
+        if where is not None:
+            chosen = np.asarray(self.uniques, dtype=object)[self.codes[where]]
+            same, _ = pd.factorize(chosen, use_na_sentinel=False)
+            return same
+        same, _ = pd.factorize(np.asarray(self.uniques, dtype=object), use_na_sentinel=False)
+        return same[self.codes]
+
+
+def _each(normalise: Callable[[str], str]) -> Callable[[list[str]], list[str]]:
+    return lambda values: [normalise(v) for v in values]
+
+
+def _identifiers(values: list[str]) -> list[str]:
+    """`o123` -> `O123` (Excel's autocorrect and hand typing both produce it)."""
+    return ["O" + v[1:] if v[:1] == "o" else v for v in values]
+
+
+def _blank_to(value: str | None) -> Callable[[list[str]], list[str]]:
+    if value is None:
+        return lambda values: values
+    return lambda values: [v or value for v in values]
 
 
 @dataclass(frozen=True)
@@ -115,6 +215,9 @@ class Validation:
             )
 
 
+Message = Callable[[int], str]
+
+
 def validate(
     table: InputTable,
     *,
@@ -128,75 +231,144 @@ def validate(
     """
     rules = field_rules()
     index = table.frame.index
-    values = pd.DataFrame(index=index)
-    for name in fields.FIELDS:
-        values[name] = table.column(name).astype(str).map(_clean)
-    values[fields.EMAIL] = values[fields.EMAIL].str.lower()
-    values[fields.IDENTIFIER] = _upper_leading_o(values[fields.IDENTIFIER])
-    values[fields.PHONE] = values[fields.PHONE].map(_normalise_phone)
-    values[fields.CATALOG] = values[fields.CATALOG].map(_normalise_catalog)
-    if catalog is not None:
-        values[fields.CATALOG] = values[fields.CATALOG].mask(
-            values[fields.CATALOG].eq(""), catalog
-        )
-    values[fields.BUSINESS_TITLE] = values[fields.BUSINESS_TITLE].mask(
-        values[fields.BUSINESS_TITLE].eq(""), default_title
+    n = len(index)
+
+    norm: dict[str, Callable[[list[str]], list[str]]] = {
+        fields.IDENTIFIER: _identifiers,
+        fields.EMAIL: _each(str.lower),
+        fields.FIRST_NAME: _blank_to(None),
+        fields.LAST_NAME: _blank_to(None),
+        fields.PHONE: _each(_normalise_phone),
+        fields.CATALOG: lambda values: _blank_to(catalog)(_each(_normalise_catalog)(values)),
+        fields.BUSINESS_TITLE: _blank_to(default_title),
+    }
+    col = {
+        name: _Field.of(table.column(name), norm[name], distinct=name == fields.IDENTIFIER)
+        for name in fields.FIELDS
+    }
+    rows = {name: col[name].rows() for name in fields.FIELDS}
+    values = pd.DataFrame({name: rows[name] for name in fields.FIELDS}, index=index,
+                          dtype=object)
+
+    problems: dict[str, Mask] = {}
+    messages: dict[str, Message] = {}
+
+    # Identifier
+    ident = rows[fields.IDENTIFIER]
+    problems[MISSING_IDENTIFIER] = col[fields.IDENTIFIER].blank()
+    messages[MISSING_IDENTIFIER] = lambda pos: "Identifier is empty"
+    problems[INVALID_IDENTIFIER] = col[fields.IDENTIFIER].mismatch(rules.get(fields.IDENTIFIER))
+    messages[INVALID_IDENTIFIER] = lambda pos: (
+        "Identifier must be the letter O and 1 to 19 digits, as in Partner Central "
+        "(e.g. O1234567)" + _excel_hint(str(ident[pos]))
     )
 
-    problems: dict[str, pd.Series] = {}
-    messages: dict[str, Callable[[int], str]] = {}
-    _check_identifier(values, rules, problems, messages)
-    _check_email(values, rules, problems, messages)
-    _check_names(values, problems, messages)
-    _check_lengths(values, rules, problems, messages)
-    _check_phone(values, rules, problems, messages)
-    _check_catalog(values, catalog, problems, messages)
+    # Email
+    email = rows[fields.EMAIL]
+    email_rule = rules.get(fields.EMAIL)
+    email_cap = email_rule.max_length if email_rule and email_rule.max_length else None
+    problems[MISSING_EMAIL] = col[fields.EMAIL].blank()
+    messages[MISSING_EMAIL] = lambda pos: "Email is empty"
+    problems[INVALID_EMAIL] = col[fields.EMAIL].flag(
+        lambda v: v != "" and not (email_cap and len(v) > email_cap) and _fails(v, email_rule)
+    )
+    messages[INVALID_EMAIL] = lambda pos: (
+        "Email is not a valid address (expected name@domain.tld, no spaces)"
+        + _excel_hint(str(email[pos]).upper())
+    )
 
-    invalid_before = pd.concat(problems.values(), axis=1).any(axis=1)
-    keyed = values[fields.IDENTIFIER].ne("") & ~problems[INVALID_IDENTIFIER]
+    # Names: an Excel error where a name should be is no name at all.
+    for code, name in ((MISSING_FIRST_NAME, fields.FIRST_NAME),
+                       (MISSING_LAST_NAME, fields.LAST_NAME)):
+        problems[code] = col[name].flag(lambda v: v == "" or v in _EXCEL_ERRORS)
+        messages[code] = _name_message(rows[name], name)
+
+    # Lengths (the Identifier's pattern already caps its length)
+    limits = {
+        name: rule.max_length
+        for name, rule in rules.items()
+        if rule.max_length is not None and name != fields.IDENTIFIER
+    }
+    lengths = {name: col[name].lengths() for name in limits}
+    over = {name: lengths[name] > limit for name, limit in limits.items()}
+    problems[FIELD_TOO_LONG] = np.logical_or.reduce(
+        [*over.values(), np.zeros(n, dtype=bool)]
+    )
+
+    def too_long(pos: int) -> str:
+        return "; ".join(
+            f"{name} is {int(lengths[name][pos])} characters, the limit is {limit}"
+            for name, limit in limits.items()
+            if over[name][pos]
+        )
+
+    messages[FIELD_TOO_LONG] = too_long
+
+    # Phone
+    phone = rows[fields.PHONE]
+    phone_rule = rules.get(fields.PHONE)
+    problems[INVALID_PHONE] = col[fields.PHONE].mismatch(phone_rule)
+    messages[INVALID_PHONE] = lambda pos: _phone_message(str(phone[pos]))
+
+    # Catalog
+    cat = rows[fields.CATALOG]
+    problems[INVALID_CATALOG] = col[fields.CATALOG].flag(lambda v: v != "" and v not in CATALOGS)
+    messages[INVALID_CATALOG] = lambda pos: (
+        f"Catalog must be {' or '.join(CATALOGS)}" + _excel_hint(str(cat[pos]))
+    )
+    problems[CATALOG_MISMATCH] = col[fields.CATALOG].flag(
+        lambda v: catalog is not None and v in CATALOGS and v != catalog
+    )
+    messages[CATALOG_MISMATCH] = lambda pos: (
+        f"Catalog {cat[pos]} differs from the run's --catalog {catalog}; split the file by catalog"
+    )
+
+    # Repeats: only rows that name an opportunity at all can repeat one.
+    keyed = ~problems[MISSING_IDENTIFIER] & ~problems[INVALID_IDENTIFIER]
     keyed &= ~problems[INVALID_CATALOG]
-    duplicate, duplicate_message, conflict, conflict_message = _repeats(values, keyed)
+    duplicate_of, conflict_with = _repeats(col, keyed, index)
+    conflict = np.zeros(n, dtype=bool)
+    conflict[index.get_indexer(pd.Index(list(conflict_with)))] = True
     problems[CONFLICTING_ASSIGNMENT] = conflict
+    row_at = np.asarray(index)
+
+    def conflict_message(pos: int) -> str:
+        listed = ", ".join(str(r) for r in conflict_with[int(row_at[pos])])
+        return (
+            f"row(s) {listed} assign the same opportunity to someone else; "
+            "keep only the right row, none of them was sent"
+        )
+
     messages[CONFLICTING_ASSIGNMENT] = conflict_message
 
-    mask = pd.concat([problems[c].rename(c) for c in CODES], axis=1)
-    bad = invalid_before | conflict
-    status = pd.Series(Status.VALID.value, index=index, dtype=object)
-    status[duplicate & ~bad] = Status.DUPLICATE.value
-    status[bad] = Status.INVALID.value
-
-    error_class = pd.Series("", index=index, dtype=object)
-    error_message = pd.Series("", index=index, dtype=object)
-    if bad.any():
-        bad_mask = mask[bad]
-        error_class[bad] = bad_mask.idxmax(axis=1)
-        positions = {row: pos for pos, row in enumerate(index)}
-        texts = []
-        for row, flags in zip(bad_mask.index, bad_mask.to_numpy(), strict=True):
-            pos = positions[row]
-            texts.append("; ".join(messages[c](pos) for c, f in zip(CODES, flags, strict=True) if f))
-        error_message[bad] = texts
-    only_duplicate = duplicate & ~bad
-    if only_duplicate.any():
-        error_message[only_duplicate] = duplicate_message[only_duplicate]
+    stacked: Mask = np.zeros((n, len(CODES)), dtype=bool)
+    for position, code in enumerate(CODES):
+        stacked[:, position] = problems[code]
+    bad: Mask = np.asarray(stacked.any(axis=1), dtype=bool)
+    statuses = np.full(n, Status.VALID.value, dtype=object)
+    classes = np.full(n, "", dtype=object)
+    texts = np.full(n, "", dtype=object)
+    repeats = pd.Index(list(duplicate_of))
+    for row, pos in zip(repeats, index.get_indexer(repeats).tolist(), strict=True):
+        if not bad[pos]:
+            statuses[pos] = Status.DUPLICATE.value
+            texts[pos] = f"same assignment as row {duplicate_of[row]}: sent once"
+    for pos in np.flatnonzero(bad).tolist():
+        flags = stacked[pos].tolist()
+        statuses[pos] = Status.INVALID.value
+        classes[pos] = CODES[flags.index(True)]
+        texts[pos] = "; ".join(messages[c](pos) for c, f in zip(CODES, flags, strict=True) if f)
     return Validation(
         table=table,
         values=values,
-        status=status,
-        error_class=error_class,
-        error_message=error_message,
+        status=pd.Series(statuses, index=index, dtype=object),
+        error_class=pd.Series(classes, index=index, dtype=object),
+        error_message=pd.Series(texts, index=index, dtype=object),
     )
 
 
-def _upper_leading_o(series: pd.Series) -> pd.Series:
-    lower_o = series.str.startswith("o")
-    if not lower_o.any():
-        return series
-    return series.mask(lower_o, "O" + series.str[1:])
-
-
-def _excel_error(series: pd.Series) -> pd.Series:
-    return series.isin(_EXCEL_ERRORS)
+def _fails(value: str, rule: FieldRule | None) -> bool:
+    return rule is not None and rule.pattern.fullmatch(value) is None
 
 
 def _excel_hint(value: str) -> str:
@@ -205,164 +377,52 @@ def _excel_hint(value: str) -> str:
     return ""
 
 
-def _fails(series: pd.Series, rule: FieldRule | None) -> pd.Series:
-    if rule is None:
-        return pd.Series(False, index=series.index)
-    pattern = rule.pattern
-    return ~series.map(lambda v: pattern.fullmatch(v) is not None).astype(bool)
-
-
-Problems = dict[str, pd.Series]
-Messages = dict[str, Callable[[int], str]]
-
-
-def _check_identifier(values: pd.DataFrame, rules: dict[str, FieldRule],
-                      problems: Problems, messages: Messages) -> None:
-    ident = values[fields.IDENTIFIER]
-    missing = ident.eq("")
-    problems[MISSING_IDENTIFIER] = missing
-    messages[MISSING_IDENTIFIER] = lambda pos: "Identifier is empty"
-    problems[INVALID_IDENTIFIER] = ~missing & _fails(ident, rules.get(fields.IDENTIFIER))
-    messages[INVALID_IDENTIFIER] = lambda pos: (
-        "Identifier must be the letter O and 1 to 19 digits, as in Partner Central "
-        "(e.g. O1234567)" + _excel_hint(ident.iat[pos])
-    )
-
-
-def _check_email(values: pd.DataFrame, rules: dict[str, FieldRule],
-                 problems: Problems, messages: Messages) -> None:
-    email = values[fields.EMAIL]
-    missing = email.eq("")
-    rule = rules.get(fields.EMAIL)
-    too_long = email.str.len() > (rule.max_length if rule and rule.max_length else 10**9)
-    problems[MISSING_EMAIL] = missing
-    messages[MISSING_EMAIL] = lambda pos: "Email is empty"
-    problems[INVALID_EMAIL] = ~missing & ~too_long & _fails(email, rule)
-    messages[INVALID_EMAIL] = lambda pos: (
-        "Email is not a valid address (expected name@domain.tld, no spaces)"
-        + _excel_hint(email.iat[pos].upper())
-    )
-
-
-def _check_names(values: pd.DataFrame, problems: Problems, messages: Messages) -> None:
-    for code, name, label in (
-        (MISSING_FIRST_NAME, fields.FIRST_NAME, "FirstName"),
-        (MISSING_LAST_NAME, fields.LAST_NAME, "LastName"),
-    ):
-        series = values[name]
-        problems[code] = series.eq("") | _excel_error(series)
-        messages[code] = _name_message(series, label)
-
-
-def _name_message(series: pd.Series, label: str) -> Callable[[int], str]:
+def _name_message(values: Texts, label: str) -> Message:
     def message(pos: int) -> str:
-        value = series.iat[pos]
+        value = str(values[pos])
         return f"{label} is empty" if value == "" else f"{label} is missing{_excel_hint(value)}"
 
     return message
 
 
-def _check_lengths(values: pd.DataFrame, rules: dict[str, FieldRule],
-                   problems: Problems, messages: Messages) -> None:
-    limits = {
-        name: rule.max_length
-        for name, rule in rules.items()
-        if rule.max_length is not None and name != fields.IDENTIFIER
-    }
-    lengths = {name: values[name].str.len() for name in limits}
-    over = {name: lengths[name] > limit for name, limit in limits.items()}
-    problems[FIELD_TOO_LONG] = pd.concat(over.values(), axis=1).any(axis=1)
-
-    def message(pos: int) -> str:
-        return "; ".join(
-            f"{name} is {int(lengths[name].iat[pos])} characters, the limit is {limit}"
-            for name, limit in limits.items()
-            if over[name].iat[pos]
+def _phone_message(value: str) -> str:
+    if _SCIENTIFIC.fullmatch(value):
+        return _PHONE_TEXT + (
+            f" (it looks like Excel turned the number into {value}: format the column as "
+            "Text and type the number again with its +)"
         )
-
-    messages[FIELD_TOO_LONG] = message
-
-
-def _check_phone(values: pd.DataFrame, rules: dict[str, FieldRule],
-                 problems: Problems, messages: Messages) -> None:
-    phone = values[fields.PHONE]
-    present = phone.ne("")
-    problems[INVALID_PHONE] = present & _fails(phone.where(present, "+10"), rules.get(fields.PHONE))
-
-    def message(pos: int) -> str:
-        value = phone.iat[pos]
-        text = "Phone must be + and the country code, then up to 15 digits in all (e.g. +15550100199)"
-        if _SCIENTIFIC.fullmatch(value):
-            return text + (
-                f" (it looks like Excel turned the number into {value}: format the column as "
-                "Text and type the number again with its +)"
-            )
-        if value.isdigit():
-            return text + " (it has no leading +: Excel drops it from numbers)"
-        return text + _excel_hint(value)
-
-    messages[INVALID_PHONE] = message
-
-
-def _check_catalog(values: pd.DataFrame, catalog: str | None,
-                   problems: Problems, messages: Messages) -> None:
-    cat = values[fields.CATALOG]
-    known = cat.isin(CATALOGS)
-    problems[INVALID_CATALOG] = ~known & cat.ne("")
-    messages[INVALID_CATALOG] = lambda pos: (
-        f"Catalog must be {' or '.join(CATALOGS)}" + _excel_hint(cat.iat[pos])
-    )
-    if catalog is None:
-        problems[CATALOG_MISMATCH] = pd.Series(False, index=cat.index)
-    else:
-        problems[CATALOG_MISMATCH] = known & cat.ne(catalog)
-    messages[CATALOG_MISMATCH] = lambda pos: (
-        f"Catalog {cat.iat[pos]} differs from the run's --catalog {catalog}; "
-        "split the file by catalog"
-    )
+    if value.isdigit():
+        return _PHONE_TEXT + " (it has no leading +: Excel drops it from numbers)"
+    return _PHONE_TEXT + _excel_hint(value)
 
 
 def _repeats(
-    values: pd.DataFrame, keyed: pd.Series
-) -> tuple[pd.Series, pd.Series, pd.Series, Callable[[int], str]]:
-    """Duplicates (same opportunity, same assignee) and conflicts (different assignees)."""
-    index = values.index
-    key = values[fields.CATALOG] + "\x1f" + values[fields.IDENTIFIER]
-    signature = key
-    for name in fields.ASSIGNEE_FIELDS:
-        signature = signature + "\x1f" + values[name]
-    key = key.where(keyed, None)
-    candidates = key.notna() & key.duplicated(keep=False)
-    duplicate = pd.Series(False, index=index)
-    conflict = pd.Series(False, index=index)
-    duplicate_message = pd.Series("", index=index, dtype=object)
-    others: dict[object, list[int]] = {}
-    if candidates.any():
-        sub = pd.DataFrame({"key": key[candidates], "sig": signature[candidates]})
-        pairs = sub.drop_duplicates()
-        conflict_keys = pairs["key"][pairs["key"].duplicated()].unique()
-        conflict[candidates] = sub["key"].isin(conflict_keys).to_numpy()
-        repeat = candidates & ~conflict & key.duplicated(keep="first")
-        duplicate[repeat] = True
-        first_rows = pd.Series(
-            index[candidates & ~key.duplicated(keep="first")],
-            index=key[candidates & ~key.duplicated(keep="first")],
-        )
-        duplicate_message[repeat] = [
-            f"same assignment as row {r}: sent once" for r in key[repeat].map(first_rows)
-        ]
-        for row, k in key[conflict].items():
-            others.setdefault(k, []).append(int(row))
-    positions = np.asarray(index)
-    keys = key.to_numpy()
+    col: dict[str, _Field], keyed: Mask, index: pd.Index
+) -> tuple[dict[int, int], dict[int, list[int]]]:
+    """Rows that repeat an earlier one (-> that row) and rows in conflict (-> the other rows).
 
-    def conflict_message(pos: int) -> str:
-        row = int(positions[pos])
-        rest = [r for r in others.get(keys[pos], []) if r != row]
-        listed = ", ".join(str(r) for r in rest)
-        return (
-            f"row(s) {listed} assign the same opportunity to someone else; "
-            "keep only the right row, none of them was sent"
-        )
-
-    return duplicate, duplicate_message, conflict, conflict_message
+    A repeat names the same (Catalog, Identifier) with the same normalised assignee; a conflict
+    names it with a different one, and then every row naming it is in conflict.
+    """
+    # Hash the identifiers once; only rows whose identifier repeats need a closer look.
+    identifiers = pd.Series(col[fields.IDENTIFIER].rows(), dtype=object)
+    repeated = keyed & identifiers.duplicated(keep=False).to_numpy()
+    duplicate_of: dict[int, int] = {}
+    conflict_with: dict[int, list[int]] = {}
+    if not repeated.any():
+        return duplicate_of, conflict_with
+    signature_fields: Sequence[str] = (fields.CATALOG, fields.IDENTIFIER, *fields.ASSIGNEE_FIELDS)
+    signatures = np.column_stack([col[name].key(repeated) for name in signature_fields])
+    groups: dict[tuple[int, int], list[tuple[int, tuple[int, ...]]]] = {}
+    for row, signature in zip(np.asarray(index)[repeated], signatures.tolist(), strict=True):
+        groups.setdefault((signature[0], signature[1]), []).append((int(row), tuple(signature)))
+    for members in groups.values():
+        first_row, first_signature = members[0]
+        if all(signature == first_signature for _, signature in members):
+            for row, _ in members[1:]:
+                duplicate_of[row] = first_row
+        else:
+            everyone = [row for row, _ in members]
+            for row in everyone:
+                conflict_with[row] = [other for other in everyone if other != row]
+    return duplicate_of, conflict_with
