@@ -7,18 +7,29 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from bulk_assign import __version__
-from bulk_assign.errors import EXIT_OK, EXIT_ROWS_FAILED
+from bulk_assign.console import progress_bar, run_log, stop_on_signals
+from bulk_assign.errors import (
+    EXIT_ABORTED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
+    UsageError,
+)
+from bulk_assign.journal import JOURNAL, Journal, load
 from bulk_assign.reader import InputTable, read_table
 from bulk_assign.report import OutputPaths, format_summary, write_outputs
-from bulk_assign.results import OK_STATUSES
-from bulk_assign.runfolder import prepare_run_dir, sha256_of
-from bulk_assign.validator import DEFAULT_TITLE, validate
+from bulk_assign.results import OK_STATUSES, Contact, Job, RowOutcome, Status
+from bulk_assign.retry import is_resumable_code
+from bulk_assign.runfolder import prepare_run_dir, read_record, sha256_of, write_record
+from bulk_assign.runner import RunReport, Runner, StopReason
+from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
+from bulk_assign.validator import DEFAULT_TITLE, Validation, validate
 
 Clock = Callable[[], datetime]
 
@@ -85,9 +96,226 @@ def validate_command(
     return exit_code_for(summary)
 
 
-def run_command(settings: Any, *, yes: bool, quiet: bool) -> int:  # filled in by the run issue
-    raise NotImplementedError
+def run_command(
+    settings: RunSettings,
+    *,
+    yes: bool = False,
+    quiet: bool = False,
+    now: Clock = utc_now,
+    stdout: TextIO = sys.stdout,
+    stdin: TextIO = sys.stdin,
+) -> int:
+    """`bulk-assign run`: validate, then reassign every valid row at the allowed pace."""
+    started = now()
+    table = read_table(settings.input_path, sheet=settings.sheet)
+    validation = validate(table, catalog=settings.catalog, default_title=settings.default_title)
+    jobs_count = int(validation.status.eq(Status.VALID).sum())
+    if not settings.dry_run:
+        confirm_production(settings, jobs_count, yes=yes, stdin=stdin, stdout=stdout)
+    folder = prepare_run_dir(settings.out_dir, settings.input_path, started)
+    write_record(folder, {
+        "tool_version": __version__,
+        "started_at": iso(started),
+        "input": str(settings.input_path.resolve()),
+        "input_sha256": sha256_of(settings.input_path),
+        "settings": settings.to_json(),
+    })
+    print(f"Run folder: {folder}", file=stdout)
+    if settings.dry_run:
+        outcomes = {
+            job.row: RowOutcome(row=job.row, status=Status.DRY_RUN,
+                                error_message="valid: would be sent")
+            for job in validation.jobs()
+        }
+        print(plan_text(settings, validation, jobs_count), file=stdout)
+        summary = write_outputs(
+            OutputPaths.in_folder(folder), validation, outcomes,
+            _summary_head("run", settings, table, started, now),
+        )
+        print(format_summary(summary), file=stdout)
+        return exit_code_for(summary)
+    return _execute(
+        settings, validation, folder, jobs=validation.jobs(), jobs_count=jobs_count,
+        previous={}, sent_before={}, started=started, now=now, quiet=quiet, stdout=stdout,
+        command="run",
+    )
 
 
-def resume_command(run_dir: Path, **kwargs: Any) -> int:
-    raise NotImplementedError
+def resume_command(
+    run_dir: Path,
+    *,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    yes: bool = False,
+    quiet: bool = False,
+    now: Clock = utc_now,
+    stdout: TextIO = sys.stdout,
+    stdin: TextIO = sys.stdin,
+) -> int:
+    """`bulk-assign resume`: send only the rows of a run that have no final outcome."""
+    started = now()
+    record = read_record(run_dir)
+    settings = RunSettings.from_json(record["settings"])
+    settings = settings.but(input_path=Path(record["input"]), out_dir=run_dir)
+    if profile is not None:
+        settings = settings.but(profile=profile)
+    if endpoint_url is not None:
+        settings = settings.but(endpoint_url=endpoint_url)
+    if not settings.input_path.is_file():
+        raise UsageError(
+            f"{settings.input_path}: the run's input file is gone; put it back where it was "
+            "to resume (the run folder records its path and checksum)."
+        )
+    if sha256_of(settings.input_path) != record["input_sha256"]:
+        raise UsageError(
+            f"{settings.input_path}: changed since the run started (checksum differs); resume "
+            "needs the same file. Start a new run with the changed file instead."
+        )
+    table = read_table(settings.input_path, sheet=settings.sheet)
+    validation = validate(table, catalog=settings.catalog, default_title=settings.default_title)
+    state = load(run_dir / JOURNAL)
+    final = {row for row, o in state.outcomes.items() if _is_final(o)}
+    pending = [job for job in validation.jobs() if job.row not in final]
+    previous = {row: o for row, o in state.outcomes.items() if row in final}
+    sent_before = {row: owner for row, owner in state.sent.items() if row not in final}
+    print(f"Run folder: {run_dir}", file=stdout)
+    print(f"Resuming: {len(final)} row(s) already final, {len(pending)} to send "
+          f"({len(sent_before)} of them re-read first: a write may have landed).", file=stdout)
+    confirm_production(settings, len(pending), yes=yes, stdin=stdin, stdout=stdout)
+    return _execute(
+        settings, validation, run_dir, jobs=pending, jobs_count=len(pending), previous=previous,
+        sent_before=sent_before, started=started, now=now, quiet=quiet, stdout=stdout,
+        command="resume",
+    )
+
+
+def _is_final(outcome: RowOutcome) -> bool:
+    if outcome.status in (Status.SUCCEEDED, Status.UNCHANGED):
+        return True
+    if outcome.status is Status.FAILED:
+        return not is_resumable_code(outcome.error_class)
+    return False  # SKIPPED
+
+
+def confirm_production(settings: RunSettings, rows: int, *, yes: bool, stdin: TextIO,
+                       stdout: TextIO) -> None:
+    """`--catalog AWS` is production: the user types the row count back, or passes --yes."""
+    if settings.catalog != "AWS" or yes or rows == 0:
+        return
+    if not stdin.isatty():
+        raise UsageError(
+            "--catalog AWS changes production opportunities and there is no terminal to "
+            f"confirm on; pass --yes to send {rows} row(s) anyway. Nothing was sent."
+        )
+    print(f"--catalog AWS: this reassigns {rows} PRODUCTION opportunities.", file=stdout)
+    print(f"Type {rows} to continue, anything else to stop: ", end="", file=stdout, flush=True)
+    answer = stdin.readline().strip().replace(",", "")
+    if answer != str(rows):
+        raise UsageError("not confirmed; nothing was sent.")
+
+
+def plan_text(settings: RunSettings, validation: Validation, rows: int) -> str:
+    counts = validation.counts()
+    held = ", ".join(f"{counts[s]} {s}" for s in ("INVALID", "DUPLICATE") if counts.get(s))
+    seconds = rows / settings.max_tps
+    lines = [
+        f"Plan: {rows} row(s) to send" + (f" ({held} not sent)" if held else "") + ".",
+        f"  Writes at {settings.max_tps:g}/s: at most {_duration(seconds)}"
+        + (f"; each row is read first at {settings.read_tps:g}/s, so rows already in place "
+           "cost no write." if settings.snapshot else "."),
+    ]
+    if rows > DAILY_WRITE_QUOTA:
+        lines.append(
+            f"  WARNING: {rows} writes exceed the {DAILY_WRITE_QUOTA:,} per rolling 24 h "
+            "quota (shared with CRM integrations). The run stops with QuotaExhausted when it is "
+            "spent; `bulk-assign resume` it the next day."
+        )
+    if settings.dry_run:
+        lines.append("  Dry run: nothing will be sent.")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _summary_head(command: str, settings: RunSettings, table: InputTable, started: datetime,
+                  now: Clock) -> dict[str, Any]:
+    return {
+        "command": command,
+        "tool_version": __version__,
+        **input_facts(table),
+        "catalog": settings.catalog,
+        "dry_run": settings.dry_run,
+        "started_at": iso(started),
+        "finished_at": iso(now()),
+        "settings": settings.to_json(),
+    }
+
+
+def _execute(
+    settings: RunSettings,
+    validation: Validation,
+    folder: Path,
+    *,
+    jobs: Iterable[Job],
+    jobs_count: int,
+    previous: dict[int, RowOutcome],
+    sent_before: dict[int, Contact | None],
+    started: datetime,
+    now: Clock,
+    quiet: bool,
+    stdout: TextIO,
+    command: str,
+) -> int:
+    from bulk_assign.client import make_client  # boto3 import costs ~0.3 s: only when needed
+
+    print(plan_text(settings, validation, jobs_count), file=stdout)
+    client = make_client(settings, pool_size=settings.worker_count)
+    journal = Journal(folder / JOURNAL)
+    with run_log(folder), progress_bar(jobs_count, quiet=quiet) as bar:
+        runner = Runner(settings, client, journal, sent_before=sent_before, progress=bar)
+        with stop_on_signals(runner, stdout=stdout):
+            report = runner.run(jobs)
+    journal.close()
+    outcomes = {**previous, **report.outcomes}
+    head = _summary_head(command, settings, validation.table, started, now)
+    head.update(_run_facts(report, endpoint=str(client.meta.endpoint_url)))
+    summary = write_outputs(OutputPaths.in_folder(folder), validation, outcomes, head)
+    print(format_summary(summary), file=stdout)
+    if report.stop is not None:
+        print(f"\nStopped ({report.stop}): {report.stop_detail.replace('RUN_DIR', str(folder))}",
+              file=stdout)
+        print(f"Continue with: bulk-assign resume {folder}", file=stdout)
+    print(f"\nRun folder: {folder}", file=stdout)
+    if report.stop in (StopReason.ABORTED, StopReason.QUOTA_EXHAUSTED):
+        return EXIT_ABORTED
+    if report.stop is StopReason.INTERRUPTED:
+        return EXIT_INTERRUPTED
+    return exit_code_for(summary)
+
+
+def _run_facts(report: RunReport, *, endpoint: str) -> dict[str, Any]:
+    changed = report.statuses.get("SUCCEEDED", 0)
+    calls = report.calls
+    return {
+        "endpoint": endpoint,
+        "wall_seconds": round(report.wall_seconds, 3),
+        "calls": {
+            "write": calls.write,
+            "read": calls.read,
+            "throttled": calls.throttled,
+            "throttled_write": calls.throttled_write,
+            "throttled_read": calls.throttled_read,
+            "changed": changed,
+            "unchanged": report.statuses.get("UNCHANGED", 0),
+            "writes_per_changed": round(calls.write / changed, 3) if changed else None,
+        },
+        "effective_writes_per_second": round(calls.write / report.wall_seconds, 3)
+        if report.wall_seconds > 0 else None,
+        "stop": None if report.stop is None
+        else {"reason": str(report.stop), "detail": report.stop_detail},
+    }

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 
 from bulk_assign import fields
@@ -89,29 +90,27 @@ def _fsync_replace(tmp: Path, path: Path) -> None:
 def results_frame(validation: Validation, outcomes: Mapping[int, RowOutcome]) -> pd.DataFrame:
     """One line per input row, in input order: our columns, then the row as it came in."""
     index = validation.status.index
-    result = pd.DataFrame(
-        {
-            "row": index.to_numpy(),
-            "status": validation.status.to_numpy(),
-            "error_class": validation.error_class.to_numpy(),
-            "error_message": validation.error_message.to_numpy(),
-            "attempts": 0,
-            "request_id": "",
-            "finished_at": "",
-        },
-        index=index,
-    )
+    columns: dict[str, np.ndarray] = {
+        "row": index.to_numpy(),
+        "status": validation.status.to_numpy(dtype=object).copy(),
+        "error_class": validation.error_class.to_numpy(dtype=object).copy(),
+        "error_message": validation.error_message.to_numpy(dtype=object).copy(),
+        "attempts": np.zeros(len(index), dtype=np.int64),
+        "request_id": np.full(len(index), "", dtype=object),
+        "finished_at": np.full(len(index), "", dtype=object),
+    }
     if outcomes:
-        done = pd.DataFrame(
-            [
-                (o.row, str(o.status), o.error_class, o.error_message, o.attempts,
-                 o.request_id, o.finished_at)
-                for o in outcomes.values()
-            ],
-            columns=list(RESULT_COLUMNS),
-        ).set_index("row", drop=False)
-        done = done.loc[done.index.intersection(index)]
-        result.loc[done.index, list(RESULT_COLUMNS)] = done[list(RESULT_COLUMNS)]
+        positions = index.get_indexer(list(outcomes))
+        for pos, o in zip(positions, outcomes.values(), strict=True):
+            if pos < 0:
+                continue  # a journal row the (same) input no longer has: cannot happen
+            columns["status"][pos] = str(o.status)
+            columns["error_class"][pos] = o.error_class
+            columns["error_message"][pos] = o.error_message
+            columns["attempts"][pos] = o.attempts
+            columns["request_id"][pos] = o.request_id
+            columns["finished_at"][pos] = o.finished_at
+    result = pd.DataFrame(columns, index=index)
     echo = validation.table.frame.drop(columns=list(RESULT_COLUMNS), errors="ignore")
     return pd.concat([result, echo], axis=1)
 

@@ -1,0 +1,77 @@
+"""What the user sees and does while a run goes on: progress bar, run.log, Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from bulk_assign.errors import EXIT_INTERRUPTED
+from bulk_assign.runner import Runner, StopReason
+
+RUN_LOG = "run.log"
+
+
+@contextmanager
+def run_log(folder: Path) -> Iterator[None]:
+    """Send the run's events to run.log (rows by number and Identifier only: no PII)."""
+    logger = logging.getLogger("bulk_assign.run")
+    handler = logging.FileHandler(folder / RUN_LOG, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+
+@contextmanager
+def progress_bar(total: int, *, quiet: bool) -> Iterator[tqdm[Any]]:
+    """rows, writes/s, ETA and ok/failed/throttled counts; silent when quiet or not a terminal."""
+    bar: tqdm[Any] = tqdm(
+        total=total, unit="row", desc="assign", dynamic_ncols=True,
+        disable=quiet or not sys.stderr.isatty(), file=sys.stderr,
+    )
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+@contextmanager
+def stop_on_signals(runner: Runner, *, stdout: TextIO) -> Iterator[None]:
+    """First Ctrl-C / SIGTERM: stop dispatching, finish calls in flight, write everything.
+    Second: leave at once (the journal already holds every finished row)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    count = 0
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        nonlocal count
+        count += 1
+        if count > 1:
+            os._exit(EXIT_INTERRUPTED)
+        name = signal.Signals(signum).name
+        print(f"\n{name}: stopping after the calls in flight (again to quit at once)...",
+              file=stdout, flush=True)
+        runner.stop(StopReason.INTERRUPTED, f"interrupted by {name}")
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
