@@ -30,7 +30,8 @@ def emulator_process(*options: str) -> Iterator[str]:
         assert proc.stdout is not None
         first = proc.stdout.readline()
         if "http://" not in first:
-            raise RuntimeError(f"emulator did not start: {first}{proc.stderr.read() if proc.stderr else ''}")
+            detail = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"emulator did not start: {first}{detail}")
         yield first.strip().split()[-1]
     finally:
         proc.terminate()

@@ -27,7 +27,7 @@ from bulk_assign.report import OutputPaths, format_summary, write_outputs
 from bulk_assign.results import OK_STATUSES, Contact, Job, RowOutcome, Status
 from bulk_assign.retry import is_resumable_code
 from bulk_assign.runfolder import prepare_run_dir, read_record, sha256_of, write_record
-from bulk_assign.runner import RunReport, Runner, StopReason
+from bulk_assign.runner import Runner, RunReport, StopReason
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 from bulk_assign.validator import DEFAULT_TITLE, Validation, validate
 
@@ -68,9 +68,10 @@ def validate_command(
     out: Path | None = None,
     default_title: str = DEFAULT_TITLE,
     now: Clock = utc_now,
-    stdout: TextIO = sys.stdout,
+    stdout: TextIO | None = None,
 ) -> int:
     """`bulk-assign validate`: check every row offline and write the results files."""
+    stdout = stdout or sys.stdout
     started = now()
     t0 = time.monotonic()
     table = read_table(input_path, sheet=sheet)
@@ -102,10 +103,11 @@ def run_command(
     yes: bool = False,
     quiet: bool = False,
     now: Clock = utc_now,
-    stdout: TextIO = sys.stdout,
-    stdin: TextIO = sys.stdin,
+    stdout: TextIO | None = None,
+    stdin: TextIO | None = None,
 ) -> int:
     """`bulk-assign run`: validate, then reassign every valid row at the allowed pace."""
+    stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
     table = read_table(settings.input_path, sheet=settings.sheet)
     validation = validate(table, catalog=settings.catalog, default_title=settings.default_title)
@@ -149,10 +151,11 @@ def resume_command(
     yes: bool = False,
     quiet: bool = False,
     now: Clock = utc_now,
-    stdout: TextIO = sys.stdout,
-    stdin: TextIO = sys.stdin,
+    stdout: TextIO | None = None,
+    stdin: TextIO | None = None,
 ) -> int:
     """`bulk-assign resume`: send only the rows of a run that have no final outcome."""
+    stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
     record = read_record(run_dir)
     settings = RunSettings.from_json(record["settings"])
@@ -236,8 +239,7 @@ def plan_text(settings: RunSettings, validation: Validation, rows: int) -> str:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
+    hours, rest = divmod(round(seconds), 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 

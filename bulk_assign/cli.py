@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", metavar="P", help="AWS profile (default: the standard chain)")
     run.add_argument("--region", default="us-east-1", help="AWS region of the API")
     run.add_argument("--endpoint-url", metavar="URL",
-                     help="API endpoint (default: AWS, or $AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING)")
+                     help="API endpoint (default: AWS, or "
+                     "$AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING)")
     run.add_argument("--no-snapshot", action="store_true",
                      help="skip the pre-read: no UNCHANGED detection and no rollback.csv")
     run.add_argument("--yes", action="store_true",

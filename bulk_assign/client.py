@@ -44,7 +44,9 @@ def make_client(settings: RunSettings, *, pool_size: int) -> PartnerCentralSelli
         tcp_keepalive=True,
         user_agent_extra=f"bulk-assign/{__version__}",
     )
-    return session.client("partnercentral-selling", endpoint_url=settings.endpoint_url, config=config)
+    return session.client(
+        "partnercentral-selling", endpoint_url=settings.endpoint_url, config=config
+    )
 
 
 def current_owner(team: list[dict[str, Any]]) -> Contact | None:

@@ -100,7 +100,7 @@ def results_frame(validation: Validation, outcomes: Mapping[int, RowOutcome]) ->
         "finished_at": np.full(len(index), "", dtype=object),
     }
     if outcomes:
-        positions = index.get_indexer(list(outcomes))
+        positions = index.get_indexer(pd.Index(list(outcomes)))
         for pos, o in zip(positions, outcomes.values(), strict=True):
             if pos < 0:
                 continue  # a journal row the (same) input no longer has: cannot happen
@@ -143,7 +143,9 @@ def rollback_frame(validation: Validation, outcomes: Mapping[int, RowOutcome]) -
     return pd.DataFrame(lines, columns=list(ROLLBACK_COLUMNS))
 
 
-def not_undoable(validation: Validation, outcomes: Mapping[int, RowOutcome]) -> list[dict[str, Any]]:
+def not_undoable(
+    validation: Validation, outcomes: Mapping[int, RowOutcome]
+) -> list[dict[str, Any]]:
     """SUCCEEDED rows that rollback.csv cannot restore, with the reason."""
     values = validation.values
     return [

@@ -72,6 +72,16 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def error_message(exc: BaseException) -> str:
+    """The service's own message (without botocore's "An error occurred (...)" wrapper)."""
+    if isinstance(exc, bce.ClientError):
+        error = exc.response.get("Error", {})
+        message = str(error.get("Message") or exc)
+        reason = exc.response.get("Reason") or error.get("Reason")
+        return f"{message} ({reason})" if reason else message
+    return str(exc) or type(exc).__name__
+
+
 def http_status(exc: BaseException) -> int | None:
     if isinstance(exc, bce.ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")

@@ -34,7 +34,7 @@ from bulk_assign.results import (
     RowOutcome,
     Status,
 )
-from bulk_assign.retry import Kind, classify, error_code, is_retryable, retrying
+from bulk_assign.retry import Kind, classify, error_code, error_message, is_retryable, retrying
 from bulk_assign.settings import RunSettings
 
 if TYPE_CHECKING:
@@ -422,7 +422,7 @@ class Runner:
         )
 
     def _failed(self, state: _RowState, exc: BaseException) -> RowOutcome:
-        detail = str(exc)
+        detail = error_message(exc)
         return RowOutcome(
             row=state.job.row, status=Status.FAILED, error_class=error_code(exc),
             error_message=scrub(detail, state.job.assignee)[:500], attempts=state.writes,

@@ -22,7 +22,6 @@ def write_template(out: Path, *, xlsx: bool) -> Path:
         raise UsageError(f"{out}: folder {out.parent} does not exist; create it first.")
     if xlsx:
         import openpyxl
-
         from openpyxl.utils import get_column_letter
 
         workbook = openpyxl.Workbook()
