@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,8 +29,12 @@ example:
 """
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' line breaks; descriptions are wrapped by `_wrap`."""
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=88)
 
 
 def _catalog(value: str) -> str:
@@ -67,13 +72,14 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="folder for the run's files "
                         "(default: runs/<input name>-<UTC time>/)")
     parser.add_argument("--default-title", default=DEFAULT_TITLE, metavar="T",
-                        help="BusinessTitle for rows that leave it blank")
+                        help="BusinessTitle for rows that leave it blank (default "
+                        "PartnerAccountManager)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bulk-assign",
-        description="Reassign AWS Partner Central opportunities in bulk from a spreadsheet.",
+        description=_wrap("Reassign AWS Partner Central opportunities in bulk from a spreadsheet."),
         epilog=_EPILOG_MAIN,
         formatter_class=_Formatter,
     )
@@ -85,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser(
         "validate", formatter_class=_Formatter,
         help="check a sheet offline, no network",
-        description="Read the sheet, normalise and check every row, and write results.csv, "
-        "failed.csv and summary.json. Nothing is sent.",
+        description=_wrap("Read the sheet, normalise and check every row, and write results.csv, "
+        "failed.csv and summary.json. Nothing is sent."),
         epilog="example:\n  bulk-assign validate samples/realignment.csv --catalog Sandbox\n\n"
         "exit codes: 0 all rows VALID or DUPLICATE, 1 some row INVALID, 2 unusable input",
     )
@@ -98,11 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", formatter_class=_Formatter,
         help="reassign every valid row in Partner Central",
-        description="Validate the sheet, then call AssignOpportunity for each valid row at the "
+        description=_wrap(
+        "Validate the sheet, then call AssignOpportunity for each valid row at the "
         "allowed pace (writes: 1/s per partner account), reading each opportunity first so no "
         "write is wasted. Writes results.csv, failed.csv, rollback.csv, summary.json, "
         "journal.jsonl and run.log into the run folder; an interrupted run continues with "
-        "`bulk-assign resume RUN_DIR`.",
+        "`bulk-assign resume RUN_DIR`."),
         epilog="examples:\n"
         "  bulk-assign run realignment.xlsx --catalog Sandbox --profile partner-sandbox\n"
         "  bulk-assign run realignment.csv --catalog Sandbox --dry-run\n"
@@ -117,20 +124,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true",
                      help="validate and plan, make no call (rows get DRY_RUN)")
     run.add_argument("--max-tps", type=_positive_float, default=DEFAULT_MAX_TPS, metavar="Q",
-                     help="AssignOpportunity calls per second (the account's quota is 1/s, "
-                     "shared with CRM integrations)")
+                     help="AssignOpportunity calls per second (default 1.0: the account's "
+                     "quota is 1/s, shared with CRM integrations)")
     run.add_argument("--read-tps", type=_positive_float, default=10.0, metavar="R",
-                     help="GetOpportunity calls per second for the pre-read")
+                     help="GetOpportunity calls per second for the pre-read (default 10)")
     run.add_argument("--workers", type=_positive_int, metavar="N",
                      help="concurrent calls (default: enough to keep the pace)")
     run.add_argument("--max-attempts", type=_positive_int, default=DEFAULT_MAX_ATTEMPTS,
-                     metavar="N", help="attempts per row for throttling, 5xx and network errors")
+                     metavar="N", help="attempts per row for throttling, 5xx and network errors "
+                     "(default 8)")
     run.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS",
-                     help="read timeout per call")
+                     help="read timeout per call (default 30)")
     run.add_argument("--quota-wait", type=_positive_float, default=10.0, metavar="MINUTES",
-                     help="stop (QuotaExhausted) after this long throttled without one success")
+                     help="stop (QuotaExhausted) after this long throttled without one "
+                     "success (default 10)")
     run.add_argument("--profile", metavar="P", help="AWS profile (default: the standard chain)")
-    run.add_argument("--region", default="us-east-1", help="AWS region of the API")
+    run.add_argument("--region", default="us-east-1",
+                     help="AWS region of the API (default us-east-1)")
     run.add_argument("--endpoint-url", metavar="URL",
                      help="API endpoint (default: AWS, or "
                      "$AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING)")
@@ -143,9 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser(
         "resume", formatter_class=_Formatter,
         help="finish an interrupted, aborted or partly failed run",
-        description="Send the rows of RUN_DIR that have no final outcome yet (never a row "
+        description=_wrap("Send the rows of RUN_DIR that have no final outcome yet (never a row "
         "already SUCCEEDED or UNCHANGED), with the run's own settings, and rewrite its files. "
-        "Refuses if the input file changed since the run started.",
+        "Refuses if the input file changed since the run started."),
         epilog="example:\n  bulk-assign resume runs/realignment-20261128T101500\n\n"
         "exit codes: as for run",
     )
@@ -159,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     tmpl = commands.add_parser(
         "template", formatter_class=_Formatter,
         help="write an empty input file with the right headers",
-        description="Write an empty realignment sheet with the canonical headers.",
+        description=_wrap("Write an empty realignment sheet with the canonical headers."),
         epilog="examples:\n  bulk-assign template realignment.csv\n"
         "  bulk-assign template --xlsx realignment.xlsx",
     )
@@ -172,9 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser(
         "emulator", formatter_class=_Formatter,
         help="serve a local Partner Central Selling API",
-        description="A local Partner Central Selling API on 127.0.0.1 over real HTTP, with "
+        description=_wrap("A local Partner Central Selling API on 127.0.0.1 over real HTTP, with "
         "quotas, latency and faults. boto3 and the AWS CLI talk to it with --endpoint-url; "
-        "credentials: access key 'test', secret 'test'.",
+        "credentials: access key 'test', secret 'test'."),
         epilog="example:\n  bulk-assign emulator --port 8765 &\n"
         "  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test bulk-assign run "
         "samples/realignment.csv --catalog Sandbox --endpoint-url http://127.0.0.1:8765",

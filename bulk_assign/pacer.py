@@ -6,6 +6,10 @@ call's actual departure, so no two calls ever reach the service closer than that
 ThrottlingException the rate drops multiplicatively; successes bring it back additively, fast up
 to just below where it was throttled and slowly beyond, never above the configured maximum.
 
+A lone throttle among many successes is network jitter (two calls arriving closer than they
+left), not another writer: it costs a small decrease and a fast recovery. Throttles that come
+close together mean the quota is shared: then the full decrease and a slow probe apply.
+
 Clock and sleep are injected (s3transfer's TimeUtils, tenacity's sleep=) so tests check the
 exact pace without waiting.
 """
@@ -26,6 +30,9 @@ Sleep = Callable[[float], bool]
 PACE_MARGIN: Final = 0.01
 #: On a throttle the rate is multiplied by this...
 DECREASE: Final = 0.8
+#: ...or by this for a lone throttle (none in the previous ISOLATION_WINDOW write results).
+DECREASE_ISOLATED: Final = 0.95
+ISOLATION_WINDOW: Final = 20
 #: ...but never drops below this share of the maximum.
 FLOOR_SHARE: Final = 0.05
 #: Success steps, as shares of the maximum: fast while well below the last throttled rate,
@@ -94,6 +101,8 @@ class TokenBucket:
 class AimdState:
     rate: float
     last_throttled_rate: float
+    #: Write results (successes) since the last throttle.
+    since_throttle: int = ISOLATION_WINDOW
 
 
 class Pacer:
@@ -120,14 +129,20 @@ class Pacer:
     def throttled(self) -> None:
         """A write was throttled: another writer shares the quota, slow down."""
         with self._lock:
-            old = self._state.rate
-            self._state.last_throttled_rate = old
-            self._state.rate = max(self.floor, old * DECREASE)
+            state = self._state
+            old = state.rate
+            if state.since_throttle >= ISOLATION_WINDOW:
+                state.rate = max(self.floor, old * DECREASE_ISOLATED)
+            else:
+                state.last_throttled_rate = old
+                state.rate = max(self.floor, old * DECREASE)
+            state.since_throttle = 0
             self._apply(old)
 
     def succeeded(self) -> None:
         """A write went through: creep back towards the maximum."""
         with self._lock:
+            self._state.since_throttle += 1
             old = self._state.rate
             if old >= self.max_tps:
                 return

@@ -28,8 +28,12 @@ class TokenBucket:
         self._tokens = float(burst)
         self._last = clock()
 
-    def try_take(self) -> bool:
-        now = self._clock()
+    def try_take(self, at: float | None = None) -> bool:
+        """Take a token at `at` (the request's arrival; default now)."""
+        now = self._clock() if at is None else at
+        # Requests are admitted in lock order, which can differ from arrival order by a few
+        # microseconds: time never runs backwards for the bucket.
+        now = max(now, self._last)
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
         self._last = now
         if self._tokens >= 1.0:
@@ -90,14 +94,14 @@ class QuotaGate:
                         new._accepted = old._accepted
                     self._caps[group] = new
 
-    def admit(self, group: str) -> bool:
-        """True if a call of ``group`` may proceed now (and it is counted)."""
+    def admit(self, group: str, at: float | None = None) -> bool:
+        """True if a call of ``group`` arriving at ``at`` (default now) may proceed."""
         with self._lock:
             cap = self._caps[group]
             if cap is not None and not cap.allows():
                 return False
             bucket = self._buckets[group]
-            if bucket is not None and not bucket.try_take():
+            if bucket is not None and not bucket.try_take(at):
                 return False
             if cap is not None:
                 cap.record()

@@ -53,6 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def do_POST(self) -> None:
+        arrival = (time.time(), self.server.service.config.clock())
         body = self._read_body()
         if self.server.stopped:
             # A keep-alive connection outliving stop(): behave like a closed port.
@@ -67,7 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._configure(service, body)
             elif self.path == "/":
                 headers = {name.lower(): value for name, value in self.headers.items()}
-                reply = service.call("POST", self.path, headers, body)
+                reply = service.call("POST", self.path, headers, body, arrival)
                 if reply.reset:
                     self._reset_connection()
                 else:

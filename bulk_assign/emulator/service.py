@@ -79,11 +79,24 @@ class Service:
         with self._auth_lock:
             self._accepted_auth = 0
 
-    def call(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        """Answer one API request (POST /); ``headers`` keyed by lower-case names."""
+    def call(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        arrival: tuple[float, float] | None = None,
+    ) -> Reply:
+        """Answer one API request (POST /); ``headers`` keyed by lower-case names.
+
+        ``arrival`` is (wall time, config clock) when the request's headers were read: the
+        quota judges that moment, as AWS's front door does, not when a busy handler thread
+        got round to the request.
+        """
         request_id = str(uuid.uuid4())
+        wall, arrived = arrival if arrival is not None else (time.time(), None)
         entry: dict[str, Any] = {
-            "t": time.time(),
+            "t": wall,
             "operation": None,
             "catalog": None,
             "identifier": None,
@@ -94,7 +107,7 @@ class Service:
         }
         delay = 0.0
         try:
-            reply, delay = self._process(method, path, headers, body, entry)
+            reply, delay = self._process(method, path, headers, body, entry, arrived)
         except ApiError as error:
             entry["outcome"] = error.code
             reply = Reply(error.status, error.payload(), request_id, error_code=error.code)
@@ -111,6 +124,7 @@ class Service:
         headers: Mapping[str, str],
         body: bytes,
         entry: dict[str, Any],
+        arrived: float | None = None,
     ) -> tuple[Reply, float]:
         """The checks in AWS order; returns the reply and any extra delay before sending it."""
         target = headers.get("x-amz-target") or ""
@@ -132,7 +146,7 @@ class Service:
         write = operation in WRITE_OPERATIONS
         group = "write" if write else "read"
         # The quota decision is taken on arrival, before any latency.
-        if not self._quota.admit(group):
+        if not self._quota.admit(group, arrived):
             self.store.bump("throttled", group)
             raise throttled(group)
 
