@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bulk_assign import __version__
-from bulk_assign.console import progress_bar, run_log, stop_on_signals
+from bulk_assign.console import precise_scheduling, progress_bar, run_log, stop_on_signals
 from bulk_assign.errors import (
     EXIT_ABORTED,
     EXIT_INTERRUPTED,
@@ -278,7 +278,7 @@ def _execute(
     print(plan_text(settings, validation, jobs_count), file=stdout)
     client = make_client(settings, pool_size=settings.worker_count)
     journal = Journal(folder / JOURNAL)
-    with run_log(folder), progress_bar(jobs_count, quiet=quiet) as bar:
+    with run_log(folder), precise_scheduling(), progress_bar(jobs_count, quiet=quiet) as bar:
         runner = Runner(settings, client, journal, sent_before=sent_before, progress=bar)
         with stop_on_signals(runner, stdout=stdout):
             report = runner.run(jobs)

@@ -140,6 +140,7 @@ class Runner:
         self._now_iso = now_iso
         self._sent_before = sent_before or {}
         self._progress: Progress = progress or _NoProgress()
+        self._show_counts = progress is not None and not getattr(progress, "disable", False)
         self._lock = threading.Lock()
         self.calls = Calls()
         self.outcomes: dict[int, RowOutcome] = {}
@@ -400,6 +401,9 @@ class Runner:
         with self._lock:
             self.outcomes[outcome.row] = outcome
             self._statuses[str(outcome.status)] += 1
+            if not self._show_counts:
+                self._progress.update(1)
+                return
             ok = self._statuses["SUCCEEDED"] + self._statuses["UNCHANGED"]
             failed = self._statuses["FAILED"]
             throttled = self.calls.throttled

@@ -1,0 +1,282 @@
+"""`make bench`: bulk-assign's speed as ratios measured side by side in one run.
+
+    python -m benchmarks            # the full run (a few minutes), writes results/latest.md
+    python -m benchmarks --quick    # tiny sizes: proves the code paths work, numbers mean little
+
+Every contender runs against the same emulator process (its own core), reset in between; the
+emulator's call log is the referee for throttles and accepted writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import resource
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import offline, peers
+from benchmarks.support import (
+    CREDENTIALS,
+    START_ID,
+    emulator_process,
+    post,
+    state,
+    write_input,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rows: int = 200
+    rate: float = 10.0
+    shared_rows: int = 100
+    cli_rows: int = 20
+    overhead_rows: int = 2000
+    offline_rows: tuple[int, ...] = (100_000, 1_000_000)
+    threads: int = 8
+
+
+QUICK = Sizes(rows=12, rate=20.0, shared_rows=8, cli_rows=2, overhead_rows=60,
+              offline_rows=(2_000,), threads=4)
+
+
+@dataclass
+class Table:
+    rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+
+    def add(self, scenario: str, contender: str, metric: str, value: str, target: str = "") -> None:
+        self.rows.append((scenario, contender, metric, value, target))
+        print(f"  {scenario:<12} {contender:<34} {metric:<28} {value:>10}  {target}", flush=True)
+
+    def markdown(self) -> str:
+        lines = ["| scenario | contender | metric | value | target |", "|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(r) + " |" for r in self.rows]
+        return "\n".join(lines)
+
+
+def _tool(url: str, path: Path, out: Path, *, rate: float, read_rate: float,
+          snapshot: bool = True, workers: int | None = None) -> dict[str, Any]:
+    """bulk-assign run, in this process (the emulator is in its own)."""
+    from bulk_assign.app import run_command
+    from bulk_assign.settings import RunSettings
+
+    run_command(
+        RunSettings(input_path=path, catalog="Sandbox", out_dir=out, endpoint_url=url,
+                    max_tps=rate, read_tps=read_rate, snapshot=snapshot, workers=workers),
+        quiet=True, stdout=io.StringIO(),
+    )
+    summary: dict[str, Any] = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return summary
+
+
+def _writes(url: str, access_key: str = "test") -> tuple[int, int]:
+    calls = [c for c in state(url)["calls"]
+             if c["operation"] == "AssignOpportunity" and c.get("access_key") == access_key]
+    throttled = sum(c["outcome"] == "ThrottlingException" for c in calls)
+    return len(calls), throttled
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "n/a"
+
+
+def pacing(table: Table, sizes: Sizes, work: Path) -> None:
+    """1. Against the physical limit: N rows at Q writes/s, latency 30-70 ms."""
+    q, n = sizes.rate, sizes.rows
+    ideal = (n - 1) / q
+    path = write_input(work / "pacing.csv", n)
+    jobs = peers.read_jobs(path)
+    options = ("--generate", str(n + 100), "--write-rate", str(q), "--read-rate", str(10 * q),
+               "--latency-ms", "50", "--jitter-ms", "20")
+    with emulator_process(*options) as url:
+        summary = _tool(url, path, work / "pacing-out", rate=q, read_rate=10 * q)
+        calls, throttled = _writes(url)
+        failed = summary["by_status"].get("FAILED", 0)
+        table.add("1 pacing", "bulk-assign", "wall / ((N-1)/Q)",
+                  f"{summary['wall_seconds'] / ideal:.3f}", "<= 1.03")
+        table.add("1 pacing", "bulk-assign", "throttled share", _pct(throttled, calls), "<= 1%")
+        table.add("1 pacing", "bulk-assign", "rows failed", str(failed), "0")
+        contenders = [
+            ("(a) loop + sleep(1/Q)", lambda: peers.sequential_sleep(url, jobs, q)),
+            ("(b) loop, SDK default retries", lambda: peers.plain_loop(url, jobs)),
+            (f"(c) {sizes.threads} threads, adaptive mode",
+             lambda: peers.adaptive_threads(url, jobs, sizes.threads)),
+        ]
+        for name, contender in contenders:
+            post(url, "/_emulator/reset")
+            result = contender()
+            calls, throttled = _writes(url)
+            table.add("1 pacing", name, "wall / ((N-1)/Q)", f"{result.wall_seconds / ideal:.3f}")
+            table.add("1 pacing", name, "throttled share", _pct(throttled, calls))
+            table.add("1 pacing", name, "rows failed", str(result.failed))
+        if peers.cli_available():
+            post(url, "/_emulator/reset")
+            few = jobs[: sizes.cli_rows]
+            result = peers.cli_loop(url, few)
+            calls, throttled = _writes(url)
+            table.add("1 pacing", f"(d) AWS CLI loop, {len(few)} rows", "wall / ((N-1)/Q)",
+                      f"{result.wall_seconds / ((len(few) - 1) / q):.3f}")
+            table.add("1 pacing", f"(d) AWS CLI loop, {len(few)} rows", "throttled share",
+                      _pct(throttled, calls))
+        else:
+            table.add("1 pacing", "(d) AWS CLI loop", "skipped", "no aws CLI with this service")
+
+
+def sharing(table: Table, sizes: Sizes, work: Path) -> None:
+    """2. A second writer takes about half the quota for the whole run."""
+    q, n = sizes.rate, sizes.shared_rows
+    remaining = q / 2
+    ideal = (n - 1) / remaining
+    path = write_input(work / "shared.csv", n)
+    other_jobs = peers.read_jobs(write_input(work / "other.csv", 50, start=START_ID + n))
+    options = ("--generate", str(n + 100), "--write-rate", str(q), "--read-rate", str(10 * q),
+               "--latency-ms", "50", "--jitter-ms", "20")
+    with emulator_process(*options) as url:
+        post(url, "/_emulator/config", {"credentials": {"test": "test", "other": "test"}})
+        contenders: list[tuple[str, Any]] = [
+            ("bulk-assign", lambda: _tool(url, path, work / "shared-out", rate=q,
+                                          read_rate=10 * q)),
+            (f"(c) {sizes.threads} threads, adaptive mode",
+             lambda: peers.adaptive_threads(url, peers.read_jobs(path), sizes.threads)),
+        ]
+        for name, contender in contenders:
+            post(url, "/_emulator/reset")
+            with peers.SecondWriter(url, other_jobs, rate=remaining):
+                t0 = time.perf_counter()
+                result = contender()
+                wall = time.perf_counter() - t0
+            calls, throttled = _writes(url)
+            if isinstance(result, dict):
+                wall = result["wall_seconds"]
+                failed = result["by_status"].get("FAILED", 0)
+            else:
+                failed = result.failed
+            table.add("2 shared", name, "wall / ((N-1)/(Q/2))", f"{wall / ideal:.3f}", "~1")
+            table.add("2 shared", name, "throttled share", _pct(throttled, calls))
+            table.add("2 shared", name, "rows failed", str(failed), "0" if name == "bulk-assign"
+                      else "")
+
+
+def scale(table: Table, sizes: Sizes, work: Path) -> None:
+    """3. The offline half on big generated files, against a bare pandas read."""
+    for rows in sizes.offline_rows:
+        report = offline.measure(rows, work / f"offline-{rows}")
+        read, bare = report["read_validate"], report["bare_read"]
+        label = f"{rows:,} rows"
+        table.add("3 offline", label, "load+validate s", f"{read['seconds']:.2f}",
+                  "<= 15 s" if rows >= 1_000_000 else "")
+        table.add("3 offline", label, "ratio to bare read_csv",
+                  f"{report['ratio_read_validate_to_bare']:.2f}", "<= 3")
+        table.add("3 offline", label, "peak RSS MB (bare read)",
+                  f"{read['peak_rss_mb']:.0f} ({bare['peak_rss_mb']:.0f})", "<= 1024")
+        table.add("3 offline", label, "validate command s (with files)",
+                  f"{report['validate_command']['seconds']:.2f}")
+
+
+def overhead(table: Table, sizes: Sizes, work: Path) -> None:
+    """4. Quotas off, no latency: rows/s against a plain threaded boto3 loop, same threads."""
+    n, threads = sizes.overhead_rows, sizes.threads
+    path = write_input(work / "overhead.csv", n)
+    jobs = peers.read_jobs(path)
+    with emulator_process("--generate", str(n + 10), "--no-quotas", "--quiet") as url:
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        summary = _tool(url, path, work / "overhead-out", rate=100_000.0, read_rate=100_000.0,
+                        snapshot=False, workers=threads)
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        ours = n / summary["wall_seconds"]
+        cpu_ms = 1000 * ((cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)) / n
+        post(url, "/_emulator/reset")
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        result = peers.threaded_loop(url, jobs, threads)
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        theirs = n / result.wall_seconds
+        peer_cpu = 1000 * ((cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)) / n
+    table.add("4 overhead", f"bulk-assign, {threads} workers", "rows/s", f"{ours:.0f}")
+    table.add("4 overhead", f"plain loop, {threads} threads", "rows/s", f"{theirs:.0f}")
+    table.add("4 overhead", "bulk-assign / plain loop", "ratio", f"{ours / theirs:.2f}", ">= 0.8")
+    table.add("4 overhead", "bulk-assign (plain loop)", "CPU ms per row",
+              f"{cpu_ms:.2f} ({peer_cpu:.2f})")
+
+
+def stewardship(table: Table, sizes: Sizes, work: Path) -> None:
+    """5. Writes per changed opportunity: a rerun of a finished file, a file with repeats."""
+    q, n = sizes.rate, sizes.rows // 2
+    path = write_input(work / "steward.csv", n)
+    dup_path = write_input(work / "steward-dups.csv", n, duplicates_every=3)
+    options = ("--generate", str(n + 10), "--write-rate", str(q), "--read-rate", str(10 * q))
+    with emulator_process(*options) as url:
+        first = _tool(url, path, work / "steward-1", rate=q, read_rate=10 * q)
+        rerun = _tool(url, path, work / "steward-2", rate=q, read_rate=10 * q)
+        table.add("5 steward", "first run", "writes per changed opp",
+                  f"{first['calls']['writes_per_changed']:.2f}", "1.00")
+        table.add("5 steward", "rerun of the finished file", "writes (rows UNCHANGED)",
+                  f"{rerun['calls']['write']} ({rerun['by_status'].get('UNCHANGED', 0)})", "0")
+        post(url, "/_emulator/reset")
+        dups = _tool(url, dup_path, work / "steward-3", rate=q, read_rate=10 * q)
+        table.add("5 steward", "file with duplicates", "writes per changed opp",
+                  f"{dups['calls']['writes_per_changed']:.2f} "
+                  f"({dups['by_status'].get('DUPLICATE', 0)} dup)", "1.00")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def run(sizes: Sizes, work: Path, *, only: set[str] | None = None) -> Table:
+    os.environ.update(CREDENTIALS)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    table = Table()
+    for name, scenario in (("pacing", pacing), ("sharing", sharing), ("scale", scale),
+                           ("overhead", overhead), ("stewardship", stewardship)):
+        if only and name not in only:
+            continue
+        print(f"{name}...", flush=True)
+        scenario(table, sizes, work)
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--only", action="append",
+                        choices=["pacing", "sharing", "scale", "overhead", "stewardship"])
+    parser.add_argument("--no-save", action="store_true", help="do not write results/latest.md")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else Sizes()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bulk-assign-bench-") as tmp:
+        table = run(sizes, Path(tmp), only=set(args.only) if args.only else None)
+    minutes = (time.perf_counter() - started) / 60
+    text = (f"# bulk-assign benchmarks\n\nMachine: {machine()}.\n"
+            f"Run: `make bench` ({minutes:.1f} min), {time.strftime('%Y-%m-%d')}.\n\n"
+            f"{table.markdown()}\n")
+    print("\n" + text)
+    if not args.quick and not args.no_save:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(text, encoding="utf-8")
+        print(f"written to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
