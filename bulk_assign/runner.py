@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -349,15 +349,22 @@ class Runner:
                 log.info("throttled row %d %s", job.row, job.identifier)
                 waited = self._clock() - self._last_write_success
                 if waited > self.settings.quota_wait_seconds:
-                    self.stop(StopReason.QUOTA_EXHAUSTED,
-                              f"throttled for {waited / 60:.0f} min without one write going "
-                              "through: the account's 24 h write quota is probably spent. "
-                              "Resume in a few hours.")
+                    self.stop(StopReason.QUOTA_EXHAUSTED, self._quota_advice(waited))
         elif kind is Kind.CREDENTIALS:
             self.stop(StopReason.ABORTED, self._credentials_fix(exc))
             raise _Stopping from exc
         elif kind is not Kind.ACCESS_DENIED:
             log.info("row %d %s: %s on attempt", job.row, job.identifier, error_code(exc))
+
+    def _quota_advice(self, waited: float) -> str:
+        # The quota is a rolling 24 h window shared with other writers: it frees up as the
+        # writes of a day ago age out, so there is no single reset time to promise.
+        later = datetime.now(UTC) + timedelta(hours=1)
+        return (f"throttled for {waited / 60:.1f} min without one write going through: the "
+                "account's 10,000-writes-per-24 h quota is spent (it is shared with CRM "
+                "integrations). It frees up as writes of the last 24 h age out: resume after "
+                f"{later:%Y-%m-%d %H:%M} UTC with `bulk-assign resume RUN_DIR`, or tomorrow "
+                "at the latest")
 
     def _credentials_fix(self, exc: BaseException) -> str:
         profile = self.settings.profile
