@@ -36,6 +36,11 @@ class Journal:
         self._written = 0  # lines handed to the OS
         self._synced = 0  # lines known to be on disk
         self._fh: TextIO = path.open("a", encoding="utf-8")
+        if self._fh.tell() > 0 and not _ends_with_newline(path):
+            # A kill -9 cut the last line short: start ours on a line of their own, or the
+            # first record of this run would be glued to the cut one and lost with it.
+            self._fh.write("\n")
+            self._fh.flush()
 
     def sending(self, row: int, previous_owner: Contact | None, at: str) -> None:
         owner = None if previous_owner is None else previous_owner.__dict__
@@ -68,6 +73,12 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._fh.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
 
 
 @dataclass

@@ -1,14 +1,17 @@
 """Pacing: token buckets for writes and reads, and the write rate's AIMD control.
 
 The write quota (1/s, burst 1, shared with every other writer of the partner account) is the
-scarce resource: calls leave exactly one interval apart, the interval measured from the previous
-call's actual departure, so no two calls ever reach the service closer than that. After a
-ThrottlingException the rate drops multiplicatively; successes bring it back additively, fast up
-to just below where it was throttled and slowly beyond, never above the configured maximum.
+scarce resource: calls leave one interval apart, the interval measured from the previous call's
+actual departure, so no two calls leave closer than that. After a ThrottlingException the rate
+drops multiplicatively; each success adds a step back, never above the configured maximum.
 
-A lone throttle among many successes is network jitter (two calls arriving closer than they
-left), not another writer: it costs a small decrease and a fast recovery. Throttles that come
-close together mean the quota is shared: then the full decrease and a slow probe apply.
+Two refinements keep that from wasting the quota:
+- A lone throttle among many successes is jitter (two calls arriving closer than they left),
+  not another writer: it costs a small decrease, recovered in a few successes.
+- Against another writer on a burst-1 bucket, the chance of a throttle barely depends on our
+  own rate, so reacting to every throttle would drive the rate to the floor and leave the
+  quota unused. Like TCP, which halves once per window of losses, the rate drops at most once
+  per REACT_WINDOW write results; it settles where the successes' steps balance the drops.
 
 Clock and sleep are injected (s3transfer's TimeUtils, tenacity's sleep=) so tests check the
 exact pace without waiting.
@@ -26,19 +29,21 @@ Clock = Callable[[], float]
 #: Waits up to `seconds`; returns True if woken early because the run is stopping.
 Sleep = Callable[[float], bool]
 
-#: Calls leave this much later than 1/rate: arrival jitter of a few ms must not cost a throttle.
+#: Calls leave this much later than 1/rate (share of the interval, plus a fixed part): the
+#: arrival jitter of a millisecond or two must not cost a throttle.
 PACE_MARGIN: Final = 0.01
+PACE_MARGIN_SECONDS: Final = 0.0005
 #: On a throttle the rate is multiplied by this...
 DECREASE: Final = 0.8
-#: ...or by this for a lone throttle (none in the previous ISOLATION_WINDOW write results).
+#: ...or by this for a lone throttle (none in the previous ISOLATION_WINDOW write results)...
 DECREASE_ISOLATED: Final = 0.95
 ISOLATION_WINDOW: Final = 20
-#: ...but never drops below this share of the maximum.
+#: ...at most once per this many write results...
+REACT_WINDOW: Final = 10
+#: ...and never below this share of the maximum.
 FLOOR_SHARE: Final = 0.05
-#: Success steps, as shares of the maximum: fast while well below the last throttled rate,
-#: slow when probing around or above it.
-FAST_STEP: Final = 0.05
-SLOW_STEP: Final = 0.005
+#: Each success adds this share of the maximum.
+STEP: Final = 0.02
 
 
 def event_sleep(event: threading.Event) -> Sleep:
@@ -52,19 +57,21 @@ class TokenBucket:
     Acquirers queue on a lock, so a retry waits its turn like any other call.
 
     >>> clock = FakeClock()
-    >>> bucket = TokenBucket(rate=2.0, clock=clock.now, sleep=clock.sleep, margin=0.0)
+    >>> bucket = TokenBucket(rate=2.0, clock=clock.now, sleep=clock.sleep, margin=0.0,
+    ...                      margin_seconds=0.0)
     >>> [bucket.acquire() for _ in range(3)], clock.t
     ([True, True, True], 1.0)
     """
 
     def __init__(self, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep | None = None,
-                 margin: float = PACE_MARGIN) -> None:
+                 margin: float = PACE_MARGIN, margin_seconds: float = PACE_MARGIN_SECONDS) -> None:
         if not rate > 0:
             raise ValueError(f"rate must be greater than 0, not {rate}")
         self._rate = rate
         self._clock = clock
         self._sleep: Sleep = sleep or threading.Event().wait
         self._margin = margin
+        self._margin_seconds = margin_seconds
         self._lock = threading.Lock()
         self._last: float | None = None
         self.acquired = 0
@@ -78,7 +85,7 @@ class TokenBucket:
 
     @property
     def interval(self) -> float:
-        return (1.0 + self._margin) / self._rate
+        return (1.0 + self._margin) / self._rate + self._margin_seconds
 
     def acquire(self) -> bool:
         """Wait for the next slot. False if the sleep was cut short (the run is stopping)."""
@@ -100,9 +107,9 @@ class TokenBucket:
 @dataclass
 class AimdState:
     rate: float
-    last_throttled_rate: float
-    #: Write results (successes) since the last throttle.
+    #: Write results since the last throttle, and since the last decrease.
     since_throttle: int = ISOLATION_WINDOW
+    since_decrease: int = REACT_WINDOW
 
 
 class Pacer:
@@ -114,7 +121,7 @@ class Pacer:
         self.max_tps = max_tps
         self.writes = TokenBucket(max_tps, clock=clock, sleep=sleep)
         self.reads = TokenBucket(read_tps, clock=clock, sleep=sleep)
-        self._state = AimdState(rate=max_tps, last_throttled_rate=max_tps)
+        self._state = AimdState(rate=max_tps)
         self._lock = threading.Lock()
         self._on_rate_change = on_rate_change
 
@@ -127,28 +134,31 @@ class Pacer:
         return self.max_tps * FLOOR_SHARE
 
     def throttled(self) -> None:
-        """A write was throttled: another writer shares the quota, slow down."""
+        """A write was throttled: someone else writes on the account too, slow down."""
         with self._lock:
             state = self._state
             old = state.rate
-            if state.since_throttle >= ISOLATION_WINDOW:
-                state.rate = max(self.floor, old * DECREASE_ISOLATED)
-            else:
-                state.last_throttled_rate = old
-                state.rate = max(self.floor, old * DECREASE)
+            isolated = state.since_throttle >= ISOLATION_WINDOW
             state.since_throttle = 0
+            if isolated:
+                factor = DECREASE_ISOLATED
+            elif state.since_decrease >= REACT_WINDOW:
+                factor = DECREASE
+            else:
+                state.since_decrease += 1  # already slowed down for this window
+                return
+            state.since_decrease = 0
+            state.rate = max(self.floor, old * factor)
             self._apply(old)
 
     def succeeded(self) -> None:
-        """A write went through: creep back towards the maximum."""
+        """A write went through: step back towards the maximum."""
         with self._lock:
-            self._state.since_throttle += 1
-            old = self._state.rate
-            if old >= self.max_tps:
-                return
-            near = old >= self._state.last_throttled_rate * 0.95
-            step = (SLOW_STEP if near else FAST_STEP) * self.max_tps
-            self._state.rate = min(self.max_tps, old + step)
+            state = self._state
+            state.since_throttle += 1
+            state.since_decrease += 1
+            old = state.rate
+            state.rate = min(self.max_tps, old + STEP * self.max_tps)
             self._apply(old)
 
     def _apply(self, old: float) -> None:

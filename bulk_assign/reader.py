@@ -7,6 +7,7 @@ number an analyst sees in Excel (the header is row 1), so every message can poin
 from __future__ import annotations
 
 import csv
+import io
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,9 @@ from bulk_assign.errors import InputError
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted xlsx and legacy .xls
 _DELIMITERS = (",", ";", "\t")
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _HEADER_SEARCH_ROWS = 20
+_MAX_COLUMNS = 16_384  # Excel's own limit (column XFD)
 _HEAD_BYTES = 1 << 20
 _SAVE_AS_CSV = "save it from Excel as 'CSV UTF-8 (Comma delimited)' or as .xlsx and try again"
 
@@ -168,13 +171,12 @@ def _detect_encoding(path: Path, head: bytes) -> str:
 
 
 def _find_csv_header(path: Path, head_text: str) -> tuple[int, str]:
-    lines = head_text.splitlines()[:_HEADER_SEARCH_ROWS]
-    best: tuple[int, int, str] | None = None  # (known fields, -line index, delimiter)
-    for index, line in enumerate(lines):
-        for delimiter in _DELIMITERS:
-            cells = next(csv.reader([line], delimiter=delimiter), [])
+    # (known fields, -record index, delimiter, cells in the record)
+    best: tuple[int, int, str, int] | None = None
+    for delimiter in _DELIMITERS:
+        for index, cells in enumerate(_head_records(head_text, delimiter)):
             known = len({f for f in (fields.field_for(c) for c in cells) if f is not None})
-            candidate = (known, -index, delimiter)
+            candidate = (known, -index, delimiter, len(cells))
             if known and (best is None or candidate[:2] > best[:2]):
                 best = candidate
     if best is None:
@@ -183,7 +185,32 @@ def _find_csv_header(path: Path, head_text: str) -> tuple[int, str]:
             "FirstName, LastName in the first rows); add a header row, or run "
             "`bulk-assign template OUT.csv` for the expected columns."
         )
+    if best[3] > _MAX_COLUMNS:
+        # Not a sheet anyone filled in; reading it column by column would take minutes.
+        raise InputError(
+            f"{path}: the header row has {best[3]:,} columns, more than an Excel sheet holds "
+            f"({_MAX_COLUMNS:,}); delete the unused columns to the right and save it again."
+        )
     return -best[1], best[2]
+
+
+def _head_records(head_text: str, delimiter: str) -> list[list[str]]:
+    """The first records as pandas will count them (skiprows counts records, not lines).
+
+    A quoted cell may hold a line break (a header wrapped with Alt+Enter in Excel), and only
+    CR and LF end a record: splitting on str.splitlines() would also cut at U+2028, NEL or
+    form feeds inside a cell and point pandas at the wrong row.
+    """
+    records: list[list[str]] = []
+    reader = csv.reader(io.StringIO(head_text, newline=""), delimiter=delimiter)
+    try:
+        for cells in reader:
+            records.append(cells)
+            if len(records) >= _HEADER_SEARCH_ROWS:
+                break
+    except csv.Error:
+        pass  # a cell longer than the csv module's limit, or the head cut mid-cell
+    return records
 
 
 def _first_line(exc: Exception) -> str:
@@ -325,12 +352,14 @@ def _build_table(
     delimiter: str | None = None,
     sheet: str | None = None,
 ) -> InputTable:
-    headers = [h.strip() for h in headers]
+    headers = [_unescape_header(h.strip()) for h in headers]
     # Unnamed columns with nothing in them are Excel's trailing commas: drop them.
-    keep = [
-        i for i, h in enumerate(headers)
-        if h or (i < body.shape[1] and bool(body.iloc[:, i].astype(str).str.strip().ne("").any()))
-    ]
+    unnamed = [i for i, h in enumerate(headers) if not h and i < body.shape[1]]
+    filled = set()
+    if unnamed:
+        block = body.iloc[:, unnamed].to_numpy(dtype=object)
+        filled = {i for j, i in enumerate(unnamed) if any(str(c).strip() for c in block[:, j])}
+    keep = [i for i, h in enumerate(headers) if h or i in filled]
     raw = [headers[i] or f"Column {_column_letter(i)}" for i in keep]
     names = _unique_names(raw)
     body = body.iloc[:, keep]
@@ -360,6 +389,13 @@ def _build_table(
         blank_rows=blank_rows,
         extra_columns=extras,
     )
+
+
+def _unescape_header(header: str) -> str:
+    """Undo our own formula escape (results.csv / failed.csv write `=x` as `'=x`)."""
+    if header[:1] == "'" and header[1:2] in _FORMULA_TRIGGERS:
+        return header[1:].strip()
+    return header
 
 
 def _blank_rows(body: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.bool_]]:

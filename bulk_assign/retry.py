@@ -111,7 +111,7 @@ def classify(exc: BaseException) -> Kind:
         return Kind.CREDENTIALS
     if isinstance(exc, _AMBIGUOUS_EXCEPTIONS):
         return Kind.AMBIGUOUS
-    if isinstance(exc, _UNSENT_EXCEPTIONS | bce.ConnectionError | bce.HTTPClientError):
+    if isinstance(exc, (*_UNSENT_EXCEPTIONS, bce.ConnectionError, bce.HTTPClientError)):
         return Kind.TRANSIENT
     return Kind.FINAL
 

@@ -75,6 +75,14 @@ def _clean(value: str) -> str:
     return value
 
 
+def _unescape(value: str) -> str:
+    """Undo our own formula escape before trimming: failed.csv writes a cell holding just a
+    line break as `'` + LF, and trimming first would leave a lone `'`."""
+    if value[:1] == "'" and value[1:2] in _FORMULA_TRIGGERS:
+        return value[1:]
+    return value
+
+
 def _normalise_phone(value: str) -> str:
     """`+1 (555) 010-0199` -> `+15550100199`; `0044 20 ...` -> `+4420...`; others unchanged."""
     if value.startswith("+") or value.startswith("00"):
@@ -118,7 +126,7 @@ class _Field:
         else:
             codes, uniques = pd.factorize(raw, use_na_sentinel=False)
             raw_list = uniques.tolist()
-        stripped = [u.strip() for u in raw_list]
+        stripped = [_unescape(u).strip() for u in raw_list]
         cleaned = [
             v if v and v[0] not in _SLOW_START and v[-1] not in _EDGE_JUNK else _clean(v)
             for v in stripped

@@ -1,0 +1,107 @@
+"""The write budget is used at the allowed pace: measured by the emulator, with and without
+another writer in the same account."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from functional_support import applied_writes, calls, fast, generated, run, settings
+
+from benchmarks.support import emulator_process, state, write_figures, write_input
+from bulk_assign.emulator import Emulator
+
+RATE = 20.0
+
+
+def test_writes_arrive_at_the_allowed_pace(tmp_path: Path) -> None:
+    """60 rows at 20 writes/s, 10-30 ms latency: the service sees ~20 accepted writes/s and
+    almost no throttle. The emulator runs in its own process, as AWS would."""
+    options = ("--generate", "60", "--write-rate", str(RATE), "--read-rate", "200",
+               "--read-burst", "20", "--latency-ms", "20", "--jitter-ms", "10", "--quiet")
+    source = write_input(tmp_path / "in.csv", 60)
+    with emulator_process(*options) as url:
+        result = run(settings(source, url, tmp_path / "run", max_tps=RATE))
+        seen = state(url)
+    assert result.code == 0
+    assert result.statuses() == {"SUCCEEDED": 60}
+    figures = write_figures(seen["calls"])
+    assert figures.accepted == 60
+    pace = (figures.accepted - 1) / (figures.last - figures.first)
+    assert RATE * 0.9 <= pace <= RATE * 1.1, f"accepted writes/s {pace:.2f}"
+    assert figures.throttled_share <= 0.05, f"{figures.throttled} of {figures.writes} throttled"
+
+
+def _rival(url: str, stop: threading.Event, rate: float) -> None:
+    """A CRM integration of the same account: its own key, writing other opportunities at
+    random moments at about the full write rate, never retrying."""
+    client = boto3.client(
+        "partnercentral-selling", endpoint_url=url, region_name="us-east-1",
+        aws_access_key_id="rival", aws_secret_access_key="rival-secret",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    pick = random.Random(5)
+    due = time.monotonic()
+    i = 0
+    while not stop.is_set():
+        k = i % 50
+        # Throttled: a CRM sync just tries again later.
+        with contextlib.suppress(Exception):
+            client.assign_opportunity(
+                Catalog="Sandbox", Identifier=f"O{1_000_050 + k}",
+                Assignee={"Email": f"user{k}@example.com", "FirstName": "User",
+                          "LastName": f"Number{k}", "BusinessTitle": "PartnerAccountManager"},
+            )
+        i += 1
+        due += pick.expovariate(rate)
+        stop.wait(max(0.0, due - time.monotonic()))
+
+
+def test_another_writer_slows_us_down_and_every_row_still_succeeds(
+    emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    emu = emulator(generated(100), **fast(
+        write_rate=RATE, credentials={"test": "test", "rival": "rival-secret"}))
+    stop = threading.Event()
+    rival = threading.Thread(target=_rival, args=(emu.url, stop, RATE), daemon=True)
+    rival.start()
+    try:
+        time.sleep(0.3)
+        source = write_input(tmp_path / "in.csv", 15)
+        started = time.time()
+        result = run(settings(source, emu.url, tmp_path / "run", max_tps=RATE))
+        finished = time.time()
+    finally:
+        stop.set()
+        rival.join(timeout=5)
+    seen = emu.state()
+
+    assert result.code == 0
+    assert result.statuses() == {"SUCCEEDED": 15}
+    ours = write_figures(seen["calls"], access_key="test")
+    theirs = [c for c in calls(seen, "AssignOpportunity")
+              if c["access_key"] == "rival" and started <= c["t"] <= finished]
+    assert len(theirs) >= 5, "the other writer was writing during our run"
+    # Every write we made either changed its row once or was throttled: nothing else wasted.
+    assert ours.accepted == 15
+    assert {k: v for k, v in applied_writes(seen).items() if int(k[1:]) < 1_000_050} == {
+        f"O{1_000_000 + i}": 1 for i in range(15)}
+    summary: dict[str, Any] = json.loads((result.folder / "summary.json").read_text())
+    assert summary["calls"]["throttled_write"] == ours.throttled
+    assert summary["calls"]["write"] == ours.writes
+    # A throttle slows our pace down...
+    log = (result.folder / "run.log").read_text(encoding="utf-8")
+    if ours.throttled:
+        first = re.search(r"write pace ([\d.]+) -> ([\d.]+)", log)
+        assert first is not None and float(first[2]) < float(first[1]) <= RATE
+    # ...and the other writer costs us a few throttles, not a storm: fewer than one per row.
+    assert ours.throttled < 15, f"{ours.throttled} throttled writes for 15 rows"
