@@ -200,9 +200,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not args.verbose:
-        # botocore logs request details at debug level only; keep third parties quiet.
-        logging.getLogger("botocore").setLevel(logging.ERROR)
+    # botocore's debug lines carry request and response bodies: assignees' and owners' emails,
+    # names and phones. No log may hold those, so -v stops at botocore's INFO level.
+    quiet_level = logging.INFO if args.verbose else logging.ERROR
+    for name in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(name).setLevel(quiet_level)
     try:
         return _dispatch(args)
     except BulkAssignError as exc:

@@ -1,8 +1,9 @@
 """A local Partner Central Selling API (AWS JSON 1.0 over HTTP) for demos, tests and benchmarks.
 
 >>> from bulk_assign.emulator import Emulator, EmulatorConfig, generate_seed
->>> with Emulator(EmulatorConfig(), seed=generate_seed(10)) as emu:  # doctest: +SKIP
-...     print(emu.url)
+>>> with Emulator(EmulatorConfig(), seed=generate_seed(10)) as emu:
+...     emu.url.startswith("http://127.0.0.1:")
+True
 """
 
 from bulk_assign.emulator.config import EmulatorConfig
