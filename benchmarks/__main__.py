@@ -157,10 +157,11 @@ def sharing(table: Table, sizes: Sizes, work: Path) -> None:
         ]
         for name, contender in contenders:
             post(url, "/_emulator/reset")
-            with peers.SecondWriter(url, other_jobs, rate=remaining):
+            with peers.SecondWriter(url, other_jobs, rate=remaining) as other:
                 t0 = time.perf_counter()
                 result = contender()
                 wall = time.perf_counter() - t0
+                other_rate = other.accepted / wall
             calls, throttled = _writes(url)
             if isinstance(result, dict):
                 wall = result["wall_seconds"]
@@ -171,6 +172,8 @@ def sharing(table: Table, sizes: Sizes, work: Path) -> None:
             table.add("2 shared", name, "throttled share", _pct(throttled, calls))
             table.add("2 shared", name, "rows failed", str(failed), "0" if name == "bulk-assign"
                       else "")
+            table.add("2 shared", f"the other writer, beside {name}", "its writes/s",
+                      f"{other_rate:.2f}", f"~{remaining:g}")
 
 
 def scale(table: Table, sizes: Sizes, work: Path) -> None:
