@@ -203,9 +203,11 @@ def corpus_runs(
 ) -> dict[str, tuple[Path, Path, subprocess.CompletedProcess[str], float]]:
     """Every file through the CLI in a fresh interpreter, a few side by side."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    # Folders made here, not in the threads: pytest's tmp_path_factory is not thread-safe.
+    folders = {name: tmp_path_factory.mktemp("corpus") for name in CASES}
 
     def one(name: str) -> tuple[Path, Path, subprocess.CompletedProcess[str], float]:
-        d = tmp_path_factory.mktemp("corpus")
+        d = folders[name]
         path = CASES[name].make(d)
         out = d / "out"
         t0 = time.monotonic()
