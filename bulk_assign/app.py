@@ -42,11 +42,11 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def input_facts(table: InputTable) -> dict[str, Any]:
+def input_facts(table: InputTable, *, sha256: str) -> dict[str, Any]:
     """What the summary says about the input file."""
     return {
         "input": str(table.path),
-        "input_sha256": sha256_of(table.path),
+        "input_sha256": sha256,
         "encoding": table.encoding,
         "delimiter": table.delimiter,
         "sheet": table.sheet,
@@ -85,7 +85,7 @@ def validate_command(
         {
             "command": "validate",
             "tool_version": __version__,
-            **input_facts(table),
+            **input_facts(table, sha256=sha256_of(input_path)),
             "catalog": catalog,
             "started_at": iso(started),
             "finished_at": iso(now()),
@@ -115,11 +115,12 @@ def run_command(
     if not settings.dry_run:
         confirm_production(settings, jobs_count, yes=yes, stdin=stdin, stdout=stdout)
     folder = prepare_run_dir(settings.out_dir, settings.input_path, started)
+    digest = sha256_of(settings.input_path)
     write_record(folder, {
         "tool_version": __version__,
         "started_at": iso(started),
         "input": str(settings.input_path.resolve()),
-        "input_sha256": sha256_of(settings.input_path),
+        "input_sha256": digest,
         "settings": settings.to_json(),
     })
     print(f"Run folder: {folder}", file=stdout)
@@ -132,14 +133,14 @@ def run_command(
         print(plan_text(settings, validation, jobs_count), file=stdout)
         summary = write_outputs(
             OutputPaths.in_folder(folder), validation, outcomes,
-            _summary_head("run", settings, table, started, now),
+            _summary_head("run", settings, table, started, now, sha256=digest),
         )
         print(format_summary(summary), file=stdout)
         return exit_code_for(summary)
     return _execute(
         settings, validation, folder, jobs=validation.jobs(), jobs_count=jobs_count,
         previous={}, sent_before={}, started=started, now=now, quiet=quiet, stdout=stdout,
-        command="run",
+        command="run", sha256=digest,
     )
 
 
@@ -169,7 +170,8 @@ def resume_command(
             f"{settings.input_path}: the run's input file is gone; put it back where it was "
             "to resume (the run folder records its path and checksum)."
         )
-    if sha256_of(settings.input_path) != record["input_sha256"]:
+    digest = sha256_of(settings.input_path)
+    if digest != record["input_sha256"]:
         raise UsageError(
             f"{settings.input_path}: changed since the run started (checksum differs); resume "
             "needs the same file. Start a new run with the changed file instead."
@@ -188,7 +190,7 @@ def resume_command(
     return _execute(
         settings, validation, run_dir, jobs=pending, jobs_count=len(pending), previous=previous,
         sent_before=sent_before, started=started, now=now, quiet=quiet, stdout=stdout,
-        command="resume",
+        command="resume", sha256=digest,
     )
 
 
@@ -245,11 +247,11 @@ def _duration(seconds: float) -> str:
 
 
 def _summary_head(command: str, settings: RunSettings, table: InputTable, started: datetime,
-                  now: Clock) -> dict[str, Any]:
+                  now: Clock, *, sha256: str) -> dict[str, Any]:
     return {
         "command": command,
         "tool_version": __version__,
-        **input_facts(table),
+        **input_facts(table, sha256=sha256),
         "catalog": settings.catalog,
         "dry_run": settings.dry_run,
         "started_at": iso(started),
@@ -272,6 +274,7 @@ def _execute(
     quiet: bool,
     stdout: TextIO,
     command: str,
+    sha256: str,
 ) -> int:
     from bulk_assign.client import make_client  # boto3 import costs ~0.3 s: only when needed
 
@@ -284,7 +287,7 @@ def _execute(
             report = runner.run(jobs)
     journal.close()
     outcomes = {**previous, **report.outcomes}
-    head = _summary_head(command, settings, validation.table, started, now)
+    head = _summary_head(command, settings, validation.table, started, now, sha256=sha256)
     head.update(_run_facts(report, endpoint=str(client.meta.endpoint_url)))
     summary = write_outputs(OutputPaths.in_folder(folder), validation, outcomes, head)
     print(format_summary(summary), file=stdout)
