@@ -112,6 +112,8 @@ def run_command(
     table = read_table(settings.input_path, sheet=settings.sheet)
     validation = validate(table, catalog=settings.catalog, default_title=settings.default_title)
     jobs_count = int(validation.status.eq(Status.VALID).sum())
+    # The plan comes first, so a production confirmation is given knowing what it costs.
+    print(plan_text(settings, validation, jobs_count), file=stdout)
     if not settings.dry_run:
         confirm_production(settings, jobs_count, yes=yes, stdin=stdin, stdout=stdout)
     folder = prepare_run_dir(settings.out_dir, settings.input_path, started)
@@ -130,7 +132,6 @@ def run_command(
                                 error_message="valid: would be sent")
             for job in validation.jobs()
         }
-        print(plan_text(settings, validation, jobs_count), file=stdout)
         summary = write_outputs(
             OutputPaths.in_folder(folder), validation, outcomes,
             _summary_head("run", settings, table, started, now, sha256=digest),
@@ -186,6 +187,7 @@ def resume_command(
     print(f"Run folder: {run_dir}", file=stdout)
     print(f"Resuming: {len(final)} row(s) already final, {len(pending)} to send "
           f"({len(sent_before)} of them re-read first: a write may have landed).", file=stdout)
+    print(plan_text(settings, validation, len(pending)), file=stdout)
     confirm_production(settings, len(pending), yes=yes, stdin=stdin, stdout=stdout)
     return _execute(
         settings, validation, run_dir, jobs=pending, jobs_count=len(pending), previous=previous,
@@ -278,7 +280,6 @@ def _execute(
 ) -> int:
     from bulk_assign.client import make_client  # boto3 import costs ~0.3 s: only when needed
 
-    print(plan_text(settings, validation, jobs_count), file=stdout)
     client = make_client(settings, pool_size=settings.worker_count)
     journal = Journal(folder / JOURNAL)
     with run_log(folder), precise_scheduling(), progress_bar(jobs_count, quiet=quiet) as bar:
