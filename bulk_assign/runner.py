@@ -15,7 +15,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -42,8 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bulk_assign.run")
 
-#: Rows queued per worker: 100,000 rows cost no more memory than a few hundred.
-QUEUE_PER_WORKER = 2
 _SERVICE = "partnercentral-selling"
 
 
@@ -188,21 +185,33 @@ class Runner:
     # --- the pool -------------------------------------------------------------------------
 
     def run(self, jobs: Iterable[Job]) -> RunReport:
-        workers = self.settings.worker_count
-        slots = threading.BoundedSemaphore(workers * QUEUE_PER_WORKER)
-        undispatched: list[Job] = []
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="assign") as pool:
-            iterator = iter(jobs)
-            for job in iterator:
-                while not slots.acquire(timeout=0.1):
-                    if self.stopping:
-                        break
-                if self.stopping:
-                    undispatched.append(job)
-                    undispatched.extend(iterator)
-                    break
-                future = pool.submit(self._work, job)
-                future.add_done_callback(lambda _f: slots.release())
+        """Work through `jobs` with the worker pool; returns once every worker is done.
+
+        Workers pull the next job themselves when they are free, so nothing is queued: a
+        100,000-row file holds no more rows in flight than there are workers.
+        """
+        iterator = iter(jobs)
+        pull = threading.Lock()
+
+        def next_job() -> Job | None:
+            with pull:
+                return None if self.stopping else next(iterator, None)
+
+        def worker() -> None:
+            while (job := next_job()) is not None:
+                self._work(job)
+
+        threads = [
+            threading.Thread(target=worker, name=f"assign-{i}", daemon=True)
+            for i in range(self.settings.worker_count)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.2)  # short waits: Ctrl-C is handled between them
+        with pull:
+            undispatched = list(iterator)
         if undispatched:
             reason = self.stop_reason or StopReason.INTERRUPTED
             skipped = [self._skipped(job, reason) for job in undispatched]
@@ -220,7 +229,14 @@ class Runner:
 
     def _work(self, job: Job) -> None:
         outcome = self.process(job)
-        self._record(outcome, job)
+        try:
+            self._record(outcome, job)
+        except Exception as exc:  # e.g. the disk is full: the journal cannot hold the truth
+            with self._lock:
+                self.outcomes[outcome.row] = outcome
+            log.exception("row %d %s: could not record the outcome", job.row, job.identifier)
+            self.stop(StopReason.ABORTED, f"could not write to the run folder ({exc}); free "
+                      "space or fix permissions, then `bulk-assign resume RUN_DIR`")
 
     # --- one row --------------------------------------------------------------------------
 
