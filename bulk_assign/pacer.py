@@ -46,11 +46,6 @@ FLOOR_SHARE: Final = 0.05
 STEP: Final = 0.02
 
 
-def event_sleep(event: threading.Event) -> Sleep:
-    """A sleep that a stopping run cuts short."""
-    return event.wait
-
-
 class TokenBucket:
     """Burst-1 token bucket: one call per interval, measured from the last actual departure.
 

@@ -117,9 +117,6 @@ def classify(exc: BaseException) -> Kind:
 
 
 RETRYABLE: Final = frozenset({Kind.THROTTLED, Kind.TRANSIENT, Kind.AMBIGUOUS})
-#: error_class values that `resume` sends again (besides SKIPPED and unfinished rows).
-RESUMABLE_KINDS: Final = RETRYABLE | {Kind.CREDENTIALS, Kind.ACCESS_DENIED}
-
 
 def is_retryable(exc: BaseException) -> bool:
     return classify(exc) in RETRYABLE
