@@ -135,6 +135,12 @@ class _Field:
         return cls(codes=codes, uniques=normalised,
                    codes_are_key=not distinct and normalised == raw_list)
 
+    @classmethod
+    def absent(cls, rows: int, normalise: Callable[[list[str]], list[str]]) -> _Field:
+        """A column the sheet does not have: every row holds the same (empty) value."""
+        return cls(codes=np.zeros(rows, dtype=np.intp), uniques=normalise([""]),
+                   codes_are_key=True)
+
     def rows(self) -> Texts:
         return np.asarray(self.uniques, dtype=object)[self.codes]
 
@@ -252,6 +258,7 @@ def validate(
     }
     col = {
         name: _Field.of(table.column(name), norm[name], distinct=name == fields.IDENTIFIER)
+        if name in table.columns else _Field.absent(n, norm[name])
         for name in fields.FIELDS
     }
     rows = {name: col[name].rows() for name in fields.FIELDS}
