@@ -78,12 +78,20 @@ def escape_header(name: object) -> str:
     return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
+#: Rows escaped and written at a time: an escaped copy of a million-row frame at once would
+#: add hundreds of MB to the peak.
+WRITE_CHUNK_ROWS: Final = 100_000
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write `frame` as an Excel-friendly, formula-safe CSV, atomically."""
     tmp = path.with_name(path.name + ".tmp")
-    safe = escape_formulas(frame)
-    safe.columns = pd.Index([escape_header(c) for c in safe.columns], dtype=object)
-    safe.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    header = [escape_header(c) for c in frame.columns]
+    with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+        for start in range(0, max(len(frame), 1), WRITE_CHUNK_ROWS):
+            safe = escape_formulas(frame.iloc[start : start + WRITE_CHUNK_ROWS])
+            safe.to_csv(fh, index=False, header=header if start == 0 else False,
+                        lineterminator="\r\n")
     _fsync_replace(tmp, path)
 
 
