@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -233,16 +232,10 @@ def _read_excel(path: Path, *, sheet: str | None) -> InputTable:
     handle = path.open("rb")
     try:
         workbook = openpyxl.load_workbook(handle, read_only=read_only, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, EOFError) as exc:
+    except Exception as exc:  # openpyxl raises many types for a broken package (zip, XML, ...)
         handle.close()
         raise InputError(
             f"{path}: is damaged or is not an Excel workbook ({type(exc).__name__}); open it in "
-            "Excel and save it again as .xlsx, or save it as CSV UTF-8."
-        ) from exc
-    except Exception as exc:  # openpyxl raises many types for a broken package
-        handle.close()
-        raise InputError(
-            f"{path}: cannot be opened as an Excel workbook ({type(exc).__name__}); open it in "
             "Excel and save it again as .xlsx, or save it as CSV UTF-8."
         ) from exc
     try:

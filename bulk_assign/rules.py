@@ -32,11 +32,6 @@ class FieldRule:
     pattern: re.Pattern[str]
     max_length: int | None
 
-    @property
-    def length_only(self) -> bool:
-        """True when the pattern says nothing but the length (names and titles)."""
-        return _LENGTH_ONLY.fullmatch(self.pattern.pattern) is not None
-
 
 @cache
 def field_rules() -> dict[str, FieldRule]:

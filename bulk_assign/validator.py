@@ -100,10 +100,6 @@ def _normalise_catalog(value: str) -> str:
     return value
 
 
-def _upper_leading_o(value: str) -> str:
-    return "O" + value[1:] if value.startswith("o") else value
-
-
 @dataclass(frozen=True)
 class _Field:
     """One field's distinct values (normalised) and, per row, which one the row holds."""
@@ -341,7 +337,7 @@ def validate(
     # Repeats: only rows that name an opportunity at all can repeat one.
     keyed = ~problems[MISSING_IDENTIFIER] & ~problems[INVALID_IDENTIFIER]
     keyed &= ~problems[INVALID_CATALOG]
-    duplicate_of, conflict_with = _repeats(col, keyed, index)
+    duplicate_of, conflict_with = _repeats(col, ident, keyed, index)
     conflict = np.zeros(n, dtype=bool)
     conflict[index.get_indexer(pd.Index(list(conflict_with)))] = True
     problems[CONFLICTING_ASSIGNMENT] = conflict
@@ -412,7 +408,7 @@ def _phone_message(value: str) -> str:
 
 
 def _repeats(
-    col: dict[str, _Field], keyed: Mask, index: pd.Index
+    col: dict[str, _Field], identifiers: Texts, keyed: Mask, index: pd.Index
 ) -> tuple[dict[int, int], dict[int, list[int]]]:
     """Rows that repeat an earlier one (-> that row) and rows in conflict (-> the other rows).
 
@@ -420,8 +416,7 @@ def _repeats(
     names it with a different one, and then every row naming it is in conflict.
     """
     # Hash the identifiers once; only rows whose identifier repeats need a closer look.
-    identifiers = pd.Series(col[fields.IDENTIFIER].rows(), dtype=object)
-    repeated = keyed & identifiers.duplicated(keep=False).to_numpy()
+    repeated = keyed & pd.Series(identifiers, dtype=object).duplicated(keep=False).to_numpy()
     duplicate_of: dict[int, int] = {}
     conflict_with: dict[int, list[int]] = {}
     if not repeated.any():
