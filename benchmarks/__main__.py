@@ -68,14 +68,14 @@ class Table:
 
 
 def _tool(url: str, path: Path, out: Path, *, rate: float, read_rate: float,
-          snapshot: bool = True, workers: int | None = None) -> dict[str, Any]:
+          pre_read: bool = True, workers: int | None = None) -> dict[str, Any]:
     """bulk-assign run, in this process (the emulator is in its own)."""
     from bulk_assign.app import run_command
     from bulk_assign.settings import RunSettings
 
     run_command(
         RunSettings(input_path=path, catalog="Sandbox", out_dir=out, endpoint_url=url,
-                    max_tps=rate, read_tps=read_rate, snapshot=snapshot, workers=workers),
+                    max_tps=rate, read_tps=read_rate, pre_read=pre_read, workers=workers),
         quiet=True, stdout=io.StringIO(),
     )
     summary: dict[str, Any] = json.loads((out / "summary.json").read_text(encoding="utf-8"))
@@ -200,7 +200,7 @@ def overhead(table: Table, sizes: Sizes, work: Path) -> None:
     with emulator_process("--generate", str(n + 10), "--no-quotas", "--quiet") as url:
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         summary = _tool(url, path, work / "overhead-out", rate=100_000.0, read_rate=100_000.0,
-                        snapshot=False, workers=threads)
+                        pre_read=False, workers=threads)
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         ours = n / summary["wall_seconds"]
         cpu_ms = 1000 * ((cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)) / n

@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from bulk_assign import __version__
-from bulk_assign.console import precise_scheduling, progress_bar, run_log, stop_on_signals
+from bulk_assign.console import (
+    ProgressListener,
+    precise_scheduling,
+    progress_bar,
+    run_log,
+    stop_advice,
+    stop_on_signals,
+)
 from bulk_assign.errors import (
     EXIT_ABORTED,
     EXIT_INTERRUPTED,
@@ -21,25 +28,19 @@ from bulk_assign.errors import (
     EXIT_ROWS_FAILED,
     UsageError,
 )
-from bulk_assign.journal import JOURNAL, Journal, load
+from bulk_assign.guard import StopReason
+from bulk_assign.journal import JOURNAL, Journal
+from bulk_assign.plan import RunPlan, plan_resume, plan_run
 from bulk_assign.reader import InputTable, read_table
 from bulk_assign.report import OutputPaths, format_summary, write_outputs
-from bulk_assign.results import OK_STATUSES, Contact, Job, RowOutcome, Status
-from bulk_assign.retry import is_resumable_code
-from bulk_assign.runfolder import prepare_run_dir, read_record, sha256_of, write_record
-from bulk_assign.runner import Runner, RunReport, StopReason
+from bulk_assign.results import OK_STATUSES, RowOutcome, Status
+from bulk_assign.runfolder import prepare_run_dir, sha256_of, write_record
+from bulk_assign.runner import Runner, RunReport
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
-from bulk_assign.validator import DEFAULT_TITLE, Validation, validate
+from bulk_assign.timestamps import iso, utc_now
+from bulk_assign.validator import DEFAULT_TITLE, validate
 
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def input_facts(table: InputTable, *, sha256: str) -> dict[str, Any]:
@@ -109,40 +110,23 @@ def run_command(
     """`bulk-assign run`: validate, then reassign every valid row at the allowed pace."""
     stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
-    table = read_table(settings.input_path, sheet=settings.sheet)
-    validation = validate(table, catalog=settings.catalog, default_title=settings.default_title)
-    jobs_count = int(validation.status.eq(Status.VALID).sum())
+    plan = plan_run(settings)
     # The plan comes first, so a production confirmation is given knowing what it costs.
-    print(plan_text(settings, validation, jobs_count), file=stdout)
+    print(plan_text(plan), file=stdout)
     if not settings.dry_run:
-        confirm_production(settings, jobs_count, yes=yes, stdin=stdin, stdout=stdout)
+        confirm_production(settings, plan.count, yes=yes, stdin=stdin, stdout=stdout)
     folder = prepare_run_dir(settings.out_dir, settings.input_path, started)
-    digest = sha256_of(settings.input_path)
     write_record(folder, {
         "tool_version": __version__,
         "started_at": iso(started),
         "input": str(settings.input_path.resolve()),
-        "input_sha256": digest,
+        "input_sha256": plan.input_sha256,
         "settings": settings.to_json(),
     })
     print(f"Run folder: {folder}", file=stdout)
     if settings.dry_run:
-        outcomes = {
-            job.row: RowOutcome(row=job.row, status=Status.DRY_RUN,
-                                error_message="valid: would be sent")
-            for job in validation.jobs()
-        }
-        summary = write_outputs(
-            OutputPaths.in_folder(folder), validation, outcomes,
-            _summary_head("run", settings, table, started, now, sha256=digest),
-        )
-        print(format_summary(summary), file=stdout)
-        return exit_code_for(summary)
-    return _execute(
-        settings, validation, folder, jobs=validation.jobs(), jobs_count=jobs_count,
-        previous={}, sent_before={}, started=started, now=now, quiet=quiet, stdout=stdout,
-        command="run", sha256=digest,
-    )
+        return _dry_run(plan, folder, started=started, now=now, stdout=stdout)
+    return execute(plan, folder, started=started, now=now, quiet=quiet, stdout=stdout)
 
 
 def resume_command(
@@ -159,49 +143,14 @@ def resume_command(
     """`bulk-assign resume`: send only the rows of a run that have no final outcome."""
     stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
-    record = read_record(run_dir)
-    settings = RunSettings.from_json(record["settings"])
-    settings = settings.but(input_path=Path(record["input"]), out_dir=run_dir)
-    if profile is not None:
-        settings = settings.but(profile=profile)
-    if endpoint_url is not None:
-        settings = settings.but(endpoint_url=endpoint_url)
-    if not settings.input_path.is_file():
-        raise UsageError(
-            f"{settings.input_path}: the run's input file is gone; put it back where it was "
-            "to resume (the run folder records its path and checksum)."
-        )
-    digest = sha256_of(settings.input_path)
-    if digest != record["input_sha256"]:
-        raise UsageError(
-            f"{settings.input_path}: changed since the run started (checksum differs); resume "
-            "needs the same file. Start a new run with the changed file instead."
-        )
-    table = read_table(settings.input_path, sheet=settings.sheet)
-    validation = validate(table, catalog=settings.catalog, default_title=settings.default_title)
-    state = load(run_dir / JOURNAL)
-    final = {row for row, o in state.outcomes.items() if _is_final(o)}
-    pending = [job for job in validation.jobs() if job.row not in final]
-    previous = {row: o for row, o in state.outcomes.items() if row in final}
-    sent_before = {row: owner for row, owner in state.sent.items() if row not in final}
+    plan = plan_resume(run_dir, profile=profile, endpoint_url=endpoint_url)
     print(f"Run folder: {run_dir}", file=stdout)
-    print(f"Resuming: {len(final)} row(s) already final, {len(pending)} to send "
-          f"({len(sent_before)} of them re-read first: a write may have landed).", file=stdout)
-    print(plan_text(settings, validation, len(pending)), file=stdout)
-    confirm_production(settings, len(pending), yes=yes, stdin=stdin, stdout=stdout)
-    return _execute(
-        settings, validation, run_dir, jobs=pending, jobs_count=len(pending), previous=previous,
-        sent_before=sent_before, started=started, now=now, quiet=quiet, stdout=stdout,
-        command="resume", sha256=digest,
-    )
-
-
-def _is_final(outcome: RowOutcome) -> bool:
-    if outcome.status in (Status.SUCCEEDED, Status.UNCHANGED):
-        return True
-    if outcome.status is Status.FAILED:
-        return not is_resumable_code(outcome.error_class)
-    return False  # SKIPPED
+    print(f"Resuming: {len(plan.earlier)} row(s) already final, {plan.count} to send "
+          f"({len(plan.sent_before)} of them re-read first: a write may have landed).",
+          file=stdout)
+    print(plan_text(plan), file=stdout)
+    confirm_production(plan.settings, plan.count, yes=yes, stdin=stdin, stdout=stdout)
+    return execute(plan, run_dir, started=started, now=now, quiet=quiet, stdout=stdout)
 
 
 def confirm_production(settings: RunSettings, rows: int, *, yes: bool, stdin: TextIO,
@@ -221,15 +170,16 @@ def confirm_production(settings: RunSettings, rows: int, *, yes: bool, stdin: Te
         raise UsageError("not confirmed; nothing was sent.")
 
 
-def plan_text(settings: RunSettings, validation: Validation, rows: int) -> str:
-    counts = validation.counts()
+def plan_text(plan: RunPlan) -> str:
+    settings, rows = plan.settings, plan.count
+    counts = plan.validation.counts()
     held = ", ".join(f"{counts[s]} {s}" for s in ("INVALID", "DUPLICATE") if counts.get(s))
     seconds = rows / settings.max_tps
     lines = [
         f"Plan: {rows} row(s) to send" + (f" ({held} not sent)" if held else "") + ".",
         f"  Writes at {settings.max_tps:g}/s: at most {_duration(seconds)}"
         + (f"; each row is read first at {settings.read_tps:g}/s, so rows already in place "
-           "cost no write." if settings.snapshot else "."),
+           "cost no write." if settings.pre_read else "."),
     ]
     if rows > DAILY_WRITE_QUOTA:
         lines.append(
@@ -248,12 +198,12 @@ def _duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
-def _summary_head(command: str, settings: RunSettings, table: InputTable, started: datetime,
-                  now: Clock, *, sha256: str) -> dict[str, Any]:
+def _summary_head(plan: RunPlan, started: datetime, now: Clock) -> dict[str, Any]:
+    settings = plan.settings
     return {
-        "command": command,
+        "command": plan.command,
         "tool_version": __version__,
-        **input_facts(table, sha256=sha256),
+        **input_facts(plan.validation.table, sha256=plan.input_sha256),
         "catalog": settings.catalog,
         "dry_run": settings.dry_run,
         "started_at": iso(started),
@@ -262,49 +212,46 @@ def _summary_head(command: str, settings: RunSettings, table: InputTable, starte
     }
 
 
-def _execute(
-    settings: RunSettings,
-    validation: Validation,
-    folder: Path,
-    *,
-    jobs: Iterable[Job],
-    jobs_count: int,
-    previous: dict[int, RowOutcome],
-    sent_before: dict[int, Contact | None],
-    started: datetime,
-    now: Clock,
-    quiet: bool,
-    stdout: TextIO,
-    command: str,
-    sha256: str,
-) -> int:
-    from bulk_assign.client import make_client  # boto3 import costs ~0.3 s: only when needed
-
-    client = make_client(settings, pool_size=settings.worker_count)
-    journal = Journal(folder / JOURNAL)
-    with run_log(folder), precise_scheduling(), progress_bar(jobs_count, quiet=quiet) as bar:
-        runner = Runner(settings, client, journal, sent_before=sent_before, progress=bar)
-        with stop_on_signals(runner, stdout=stdout):
-            report = runner.run(jobs)
-    journal.close()
-    outcomes = {**previous, **report.outcomes}
-    head = _summary_head(command, settings, validation.table, started, now, sha256=sha256)
-    head.update(_run_facts(report, endpoint=str(client.meta.endpoint_url)))
-    summary = write_outputs(OutputPaths.in_folder(folder), validation, outcomes, head)
+def _dry_run(plan: RunPlan, folder: Path, *, started: datetime, now: Clock,
+             stdout: TextIO) -> int:
+    outcomes = {
+        row: RowOutcome(row=row, status=Status.DRY_RUN, error_message="valid: would be sent")
+        for row in plan.rows.tolist()
+    }
+    summary = write_outputs(OutputPaths.in_folder(folder), plan.validation, outcomes,
+                            _summary_head(plan, started, now))
     print(format_summary(summary), file=stdout)
-    if report.stop is not None:
-        print(f"\nStopped ({report.stop}): {report.stop_detail.replace('RUN_DIR', str(folder))}",
-              file=stdout)
-        print(f"Continue with: bulk-assign resume {folder}", file=stdout)
-    print(f"\nRun folder: {folder}", file=stdout)
-    if report.stop in (StopReason.ABORTED, StopReason.QUOTA_EXHAUSTED):
-        return EXIT_ABORTED
-    if report.stop is StopReason.INTERRUPTED:
-        return EXIT_INTERRUPTED
     return exit_code_for(summary)
 
 
-def _run_facts(report: RunReport, *, endpoint: str) -> dict[str, Any]:
+def execute(plan: RunPlan, folder: Path, *, started: datetime, now: Clock, quiet: bool,
+            stdout: TextIO) -> int:
+    """Send the plan's rows, write every file, and say how the run ended."""
+    from bulk_assign.client import make_client  # boto3 import costs ~0.3 s: only when needed
+
+    settings = plan.settings
+    client = make_client(settings, pool_size=settings.worker_count)
+    journal = Journal(folder / JOURNAL)
+    with run_log(folder), precise_scheduling(), progress_bar(plan.count, quiet=quiet) as bar:
+        runner = Runner(settings, client, journal, sent_before=plan.sent_before,
+                        listener=ProgressListener(bar))
+        with stop_on_signals(runner.guard, stdout=stdout):
+            report = runner.run(plan.jobs())
+    journal.close()
+    head = _summary_head(plan, started, now)
+    head.update(_run_facts(report, endpoint=str(client.meta.endpoint_url), folder=folder))
+    summary = write_outputs(OutputPaths.in_folder(folder), plan.validation,
+                            {**plan.earlier, **report.outcomes}, head)
+    print(format_summary(summary), file=stdout)
+    if report.stop is not None:
+        print("\n" + stop_advice(report.stop, folder), file=stdout)
+    print(f"\nRun folder: {folder}", file=stdout)
+    if report.stop is None:
+        return exit_code_for(summary)
+    return EXIT_INTERRUPTED if report.stop.reason is StopReason.INTERRUPTED else EXIT_ABORTED
+
+
+def _run_facts(report: RunReport, *, endpoint: str, folder: Path) -> dict[str, Any]:
     changed = report.statuses.get("SUCCEEDED", 0)
     calls = report.calls
     return {
@@ -322,6 +269,8 @@ def _run_facts(report: RunReport, *, endpoint: str) -> dict[str, Any]:
         },
         "effective_writes_per_second": round(calls.write / report.wall_seconds, 3)
         if report.wall_seconds > 0 else None,
-        "stop": None if report.stop is None
-        else {"reason": str(report.stop), "detail": report.stop_detail},
+        "stop": None if report.stop is None else {
+            "reason": str(report.stop.reason), "detail": report.stop.sentence(),
+            "resume": f"bulk-assign resume {folder}",
+        },
     }

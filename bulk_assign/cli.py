@@ -8,12 +8,12 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 from bulk_assign import __version__, app, template
 from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError
 from bulk_assign.rules import CATALOGS
-from bulk_assign.settings import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_TPS, RunSettings
-from bulk_assign.validator import DEFAULT_TITLE
+from bulk_assign.settings import RunSettings, default
 
 _EPILOG_MAIN = """\
 commands in the order you use them:
@@ -71,9 +71,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                         "(default: the first sheet)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="folder for the run's files "
                         "(default: runs/<input name>-<UTC time>/)")
-    parser.add_argument("--default-title", default=DEFAULT_TITLE, metavar="T",
+    parser.add_argument("--default-title", default=default("default_title"), metavar="T",
                         help="BusinessTitle for rows that leave it blank (default "
-                        "PartnerAccountManager)")
+                        "%(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show debug logging and tracebacks")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    _add_validate(commands)
+    _add_run(commands)
+    _add_resume(commands)
+    _add_template(commands)
+    _add_emulator(commands)
+    return parser
+
+
+#: What `add_subparsers` returns.
+_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_validate(commands: _Commands) -> None:
     validate = commands.add_parser(
         "validate", formatter_class=_Formatter,
         help="check a sheet offline, no network",
@@ -101,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the catalog rows must belong to (rows may also carry a Catalog "
                           "column)")
 
+
+def _add_run(commands: _Commands) -> None:
     run = commands.add_parser(
         "run", formatter_class=_Formatter,
         help="reassign every valid row in Partner Central",
@@ -123,24 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="AWS is production and asks for confirmation; Sandbox is for trials")
     run.add_argument("--dry-run", action="store_true",
                      help="validate and plan, make no call (rows get DRY_RUN)")
-    run.add_argument("--max-tps", type=_positive_float, default=DEFAULT_MAX_TPS, metavar="Q",
-                     help="AssignOpportunity calls per second (default 1.0: the account's "
-                     "quota is 1/s, shared with CRM integrations)")
-    run.add_argument("--read-tps", type=_positive_float, default=10.0, metavar="R",
-                     help="GetOpportunity calls per second for the pre-read (default 10)")
-    run.add_argument("--workers", type=_positive_int, metavar="N",
-                     help="concurrent calls (default: enough to keep the pace)")
-    run.add_argument("--max-attempts", type=_positive_int, default=DEFAULT_MAX_ATTEMPTS,
-                     metavar="N", help="attempts per row for throttling, 5xx and network errors "
-                     "(default 8)")
-    run.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS",
-                     help="read timeout per call (default 30)")
-    run.add_argument("--quota-wait", type=_positive_float, default=10.0, metavar="MINUTES",
-                     help="stop (QuotaExhausted) after this long throttled without one "
-                     "success (default 10)")
+    _add_pacing_options(run)
     run.add_argument("--profile", metavar="P", help="AWS profile (default: the standard chain)")
-    run.add_argument("--region", default="us-east-1",
-                     help="AWS region of the API (default us-east-1)")
+    run.add_argument("--region", default=default("region"),
+                     help="AWS region of the API (default %(default)s)")
     run.add_argument("--endpoint-url", metavar="URL",
                      help="API endpoint (default: AWS, or "
                      "$AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING)")
@@ -150,6 +151,29 @@ def build_parser() -> argparse.ArgumentParser:
                      help="do not ask for confirmation with --catalog AWS")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
+
+def _add_pacing_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--max-tps", type=_positive_float, default=default("max_tps"), metavar="Q",
+                     help="AssignOpportunity calls per second (default %(default)s: the "
+                     "account's quota is 1/s, shared with CRM integrations)")
+    run.add_argument("--read-tps", type=_positive_float, default=default("read_tps"),
+                     metavar="R",
+                     help="GetOpportunity calls per second for the pre-read (default "
+                     "%(default)s)")
+    run.add_argument("--workers", type=_positive_int, metavar="N",
+                     help="concurrent calls (default: enough to keep the pace)")
+    run.add_argument("--max-attempts", type=_positive_int, default=default("max_attempts"),
+                     metavar="N", help="attempts per row for throttling, 5xx and network errors "
+                     "(default %(default)s)")
+    run.add_argument("--timeout", type=_positive_float, default=default("read_timeout"),
+                     metavar="SECONDS", help="read timeout per call (default %(default)s)")
+    run.add_argument("--quota-wait", type=_positive_float,
+                     default=default("quota_wait_seconds") / 60, metavar="MINUTES",
+                     help="stop (QuotaExhausted) after this long throttled without one "
+                     "success (default %(default)g)")
+
+
+def _add_resume(commands: _Commands) -> None:
     resume = commands.add_parser(
         "resume", formatter_class=_Formatter,
         help="finish an interrupted, aborted or partly failed run",
@@ -166,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="do not ask for confirmation with --catalog AWS")
     resume.add_argument("--quiet", action="store_true", help="no progress bar")
 
+
+def _add_template(commands: _Commands) -> None:
     tmpl = commands.add_parser(
         "template", formatter_class=_Formatter,
         help="write an empty input file with the right headers",
@@ -177,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     tmpl.add_argument("--xlsx", action="store_true",
                       help="write an Excel workbook (Phone column formatted as text)")
 
+
+def _add_emulator(commands: _Commands) -> None:
     from bulk_assign.emulator import cli as emulator_cli
 
     emulator = commands.add_parser(
@@ -190,7 +218,6 @@ def build_parser() -> argparse.ArgumentParser:
         "samples/realignment.csv --catalog Sandbox --endpoint-url http://127.0.0.1:8765",
     )
     emulator_cli.add_arguments(emulator)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -245,7 +272,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             profile=args.profile,
             region=args.region,
             endpoint_url=args.endpoint_url,
-            snapshot=not args.no_snapshot,
+            pre_read=not args.no_snapshot,
         )
         return app.run_command(settings, yes=args.yes, quiet=args.quiet)
     if args.command == "resume":

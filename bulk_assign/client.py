@@ -7,6 +7,8 @@ connection pool is as large as the worker pool.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
 
 OWNER_TITLE = "PartnerAccountManager"
+SERVICE = "partnercentral-selling"
 
 
 def make_client(settings: RunSettings, *, pool_size: int) -> PartnerCentralSellingAPIClient:
@@ -57,5 +60,45 @@ def current_owner(team: list[dict[str, Any]]) -> Contact | None:
     return Contact.from_api(team[0]) if team else None
 
 
-def request_id(response: dict[str, Any]) -> str:
+def owned_by(owner: Contact | None, assignee: Contact) -> bool:
+    """Whether the opportunity's owner already is the assignee (emails compare case-blind)."""
+    return owner is not None and owner.email.casefold() == assignee.email.casefold()
+
+
+def request_id(answer: Mapping[str, Any] | BaseException) -> str:
+    """The service's request id, from a response or from the error a call raised."""
+    response = getattr(answer, "response", None) if isinstance(answer, BaseException) else answer
+    if not isinstance(response, Mapping):
+        return ""
     return str(response.get("ResponseMetadata", {}).get("RequestId", ""))
+
+
+@contextmanager
+def paced(client: PartnerCentralSellingAPIClient, *, writes: Callable[[], None],
+          reads: Callable[[], None]) -> Iterator[None]:
+    """Call `writes` before each AssignOpportunity and `reads` before each GetOpportunity
+    leaves, for as long as the block runs.
+
+    The hooks run in botocore's before-sign event, the last step before the request leaves:
+    serialization and parameter checks happen before the wait, not between the token and the
+    wire, where their jitter would make calls arrive closer together than the pace (and be
+    throttled). A hook that raises cancels the call before anything is sent.
+    """
+    events = client.meta.events
+    hooks = {f"before-sign.{SERVICE}.AssignOpportunity": writes,
+             f"before-sign.{SERVICE}.GetOpportunity": reads}
+    ids = {event: f"bulk-assign-pace-{event}" for event in hooks}
+    for event, hook in hooks.items():
+        events.register(event, _ignore_kwargs(hook), unique_id=ids[event])
+    try:
+        yield
+    finally:
+        for event in hooks:
+            events.unregister(event, unique_id=ids[event])
+
+
+def _ignore_kwargs(hook: Callable[[], None]) -> Callable[..., None]:
+    def handler(**_: Any) -> None:
+        hook()
+
+    return handler

@@ -17,7 +17,9 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from bulk_assign.errors import EXIT_INTERRUPTED
-from bulk_assign.runner import Runner, StopReason
+from bulk_assign.guard import RunGuard, Stop
+from bulk_assign.results import RowOutcome
+from bulk_assign.runner import Tally
 
 RUN_LOG = "run.log"
 
@@ -51,6 +53,32 @@ def progress_bar(total: int, *, quiet: bool) -> Iterator[tqdm[Any]]:
         bar.close()
 
 
+class ProgressListener:
+    """Renders a run's progress on the bar: ok/failed/throttled counts and writes/s."""
+
+    def __init__(self, bar: tqdm[Any]) -> None:
+        self._bar = bar
+        self._show_counts = not bar.disable
+
+    def row_finished(self, outcome: RowOutcome, tally: Tally) -> None:
+        if self._show_counts:
+            ok = tally.statuses["SUCCEEDED"] + tally.statuses["UNCHANGED"]
+            rate = tally.calls.write / max(tally.elapsed, 1e-9)
+            self._bar.set_postfix_str(
+                f"ok={ok} failed={tally.statuses['FAILED']} "
+                f"throttled={tally.calls.throttled} writes/s={rate:.2f}", refresh=False)
+        self._bar.update(1)
+
+    def pace_changed(self, old: float, new: float) -> None:
+        return None  # the writes/s figure on the bar shows it
+
+
+def stop_advice(stop: Stop, folder: Path) -> str:
+    """What the user reads when a run stopped: why, what to do, and the command to go on."""
+    return (f"Stopped ({stop.reason}): {stop.sentence()}\n"
+            f"Continue with: bulk-assign resume {folder}")
+
+
 @contextmanager
 def precise_scheduling(seconds: float = 0.0005) -> Iterator[None]:
     """Keep the moment a call leaves close to the moment its token was granted.
@@ -74,7 +102,7 @@ def precise_scheduling(seconds: float = 0.0005) -> Iterator[None]:
 
 
 @contextmanager
-def stop_on_signals(runner: Runner, *, stdout: TextIO) -> Iterator[None]:
+def stop_on_signals(guard: RunGuard, *, stdout: TextIO) -> Iterator[None]:
     """First Ctrl-C / SIGTERM: stop dispatching, finish calls in flight, write everything.
     Second: leave at once (the journal already holds every finished row)."""
     if threading.current_thread() is not threading.main_thread():
@@ -90,7 +118,7 @@ def stop_on_signals(runner: Runner, *, stdout: TextIO) -> Iterator[None]:
         name = signal.Signals(signum).name
         print(f"\n{name}: stopping after the calls in flight (again to quit at once)...",
               file=stdout, flush=True)
-        runner.stop(StopReason.INTERRUPTED, f"interrupted by {name}")
+        guard.interrupted(name)
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

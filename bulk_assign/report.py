@@ -187,7 +187,7 @@ def not_undoable(
         {
             "row": o.row,
             "identifier": values.at[o.row, fields.IDENTIFIER],
-            "reason": o.not_undoable or "previous owner unknown (run with the pre-read on)",
+            "reason": o.not_undoable_reason or "previous owner unknown (run with the pre-read on)",
         }
         for o in outcomes.values()
         if o.status is Status.SUCCEEDED and o.previous_owner is None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import threading
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -87,8 +88,8 @@ class RowOutcome:
     finished_at: str = ""
     #: The owner before our write (from the pre-read), for rollback.csv.
     previous_owner: Contact | None = None
-    #: Why a SUCCEEDED row cannot be undone (no owner before), for the summary.
-    not_undoable: str = ""
+    #: Why a SUCCEEDED row cannot be undone (no owner before), for the summary; "" if it can.
+    not_undoable_reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         # Written for every finished row: a plain dict is much cheaper than asdict's deep copy.
@@ -102,7 +103,7 @@ class RowOutcome:
             "request_id": self.request_id,
             "finished_at": self.finished_at,
             "previous_owner": None if owner is None else asdict(owner),
-            "not_undoable": self.not_undoable,
+            "not_undoable_reason": self.not_undoable_reason,
         }
 
     @classmethod
@@ -117,5 +118,28 @@ class RowOutcome:
             request_id=str(data.get("request_id", "")),
             finished_at=str(data.get("finished_at", "")),
             previous_owner=Contact(**owner) if owner else None,
-            not_undoable=str(data.get("not_undoable", "")),
+            # Journals written before 0.2 call it "not_undoable".
+            not_undoable_reason=str(data.get("not_undoable_reason")
+                                    or data.get("not_undoable") or ""),
         )
+
+
+@dataclass
+class CallCounts:
+    """The calls a run made, counted as they leave. Thread-safe."""
+
+    write: int = 0
+    read: int = 0
+    throttled_write: int = 0
+    throttled_read: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def throttled(self) -> int:
+        return self.throttled_write + self.throttled_read
+
+    def add(self, *, write: bool, throttled: bool = False) -> None:
+        """One call left (`throttled=False`), or one came back throttled."""
+        name = ("throttled_" if throttled else "") + ("write" if write else "read")
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)

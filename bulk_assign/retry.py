@@ -7,6 +7,7 @@ throttling and transient errors. botocore's own retries are off, so every attemp
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from enum import Enum
 from typing import Final
@@ -14,15 +15,12 @@ from typing import Final
 import botocore.exceptions as bce
 from botocore.retries import standard
 from tenacity import (
-    RetryCallState,
     Retrying,
     retry_if_exception,
     stop_after_attempt,
+    stop_when_event_set,
     wait_random_exponential,
 )
-from tenacity.stop import stop_base
-
-from bulk_assign.pacer import Sleep
 
 
 def _botocore_codes(cls: type, attr: str, fallback: tuple[str, ...]) -> frozenset[str]:
@@ -133,22 +131,13 @@ def is_resumable_code(code: str) -> bool:
                                 "SSLError", "InternalServerException"}
 
 
-class stop_when(stop_base):
-    """Stop retrying as soon as the run is stopping (Ctrl-C, abort)."""
-
-    def __init__(self, stopping: Callable[[], bool]) -> None:
-        self._stopping = stopping
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return self._stopping()
-
-
 #: Full-jitter exponential backoff: a random wait in [0, min(cap, base * 2**n)].
 BACKOFF_BASE: Final = 0.5
 BACKOFF_CAP: Final = 20.0
 
 
-def retrying(*, max_attempts: int, sleep: Sleep, stopping: Callable[[], bool]) -> Retrying:
+def retrying(*, max_attempts: int, stop_event: threading.Event,
+             sleep: Callable[[float], object] | None = None) -> Retrying:
     """The policy for one row's calls: retry what may succeed later, never the rest.
 
     The wait only spaces out the attempts; each attempt still takes a token from the pacer,
@@ -156,15 +145,15 @@ def retrying(*, max_attempts: int, sleep: Sleep, stopping: Callable[[], bool]) -
     """
     return Retrying(
         retry=retry_if_exception(is_retryable),
-        stop=stop_after_attempt(max_attempts) | stop_when(stopping),
+        stop=stop_after_attempt(max_attempts) | stop_when_event_set(stop_event),
         wait=wait_random_exponential(multiplier=BACKOFF_BASE, max=BACKOFF_CAP),
-        sleep=_discard_result(sleep),
+        # The wait ends early when the run stops; the stop condition then ends the retries.
+        sleep=_ignore_result(sleep or stop_event.wait),
         reraise=True,
     )
 
 
-def _discard_result(sleep: Sleep) -> Callable[[float], None]:
-    # tenacity ignores what sleep returns; the next attempt checks whether the run is stopping.
+def _ignore_result(sleep: Callable[[float], object]) -> Callable[[float], None]:
     def wait(seconds: float) -> None:
         sleep(seconds)
 

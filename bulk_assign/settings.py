@@ -38,7 +38,8 @@ class RunSettings:
     profile: str | None = None
     region: str = "us-east-1"
     endpoint_url: str | None = None
-    snapshot: bool = True
+    #: Read each opportunity before writing it (`--no-snapshot` turns it off).
+    pre_read: bool = True
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOGS:
@@ -72,11 +73,24 @@ class RunSettings:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunSettings:
+        data = dict(data)
+        if "snapshot" in data:  # run.json written before 0.2
+            data.setdefault("pre_read", data.pop("snapshot"))
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["input_path"] = Path(known["input_path"])
         if known.get("out_dir"):
             known["out_dir"] = Path(known["out_dir"])
         return cls(**known)
 
-    def but(self, **changes: Any) -> RunSettings:
+    def replace(self, **changes: Any) -> RunSettings:
+        """A copy with `changes`, validated like a new object."""
         return replace(self, **changes)
+
+
+def default(name: str) -> Any:
+    """A RunSettings field's default: the one home of each option's default (`--help` shows it).
+
+    >>> default("max_attempts")
+    8
+    """
+    return RunSettings.__dataclass_fields__[name].default

@@ -4,6 +4,7 @@ and say how to go on; resume sends exactly what is left."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,15 @@ def test_rejected_credentials_abort_at_once(
     assert "InvalidSignatureException" in result.stdout
     assert "access keys" in result.stdout or "aws sso login" in result.stdout
     assert f"bulk-assign resume {result.folder}" in result.stdout
+    _names_the_real_folder(result.folder)
+
+
+def _names_the_real_folder(folder: Path) -> None:
+    """No placeholder reaches a file: summary.json and run.log name the run folder itself."""
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["stop"]["resume"] == f"bulk-assign resume {folder}"
+    for name in ("summary.json", "run.log"):
+        assert "RUN_DIR" not in (folder / name).read_text(encoding="utf-8"), name
 
 
 def test_credentials_expiring_mid_run_abort_then_resume_finishes(
@@ -80,6 +90,7 @@ def test_spent_daily_quota_stops_with_quota_exhausted(
     # It says when the quota frees up again.
     assert re.search(r"resume (after|in|tomorrow)\b", result.stdout, re.IGNORECASE), result.stdout
     assert f"bulk-assign resume {result.folder}" in result.stdout
+    _names_the_real_folder(result.folder)
 
 
 def _cli(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:

@@ -70,7 +70,7 @@ def test_rollback_file_restores_every_previous_owner(
 def test_no_snapshot_makes_no_read(emulator: Callable[..., Emulator], tmp_path: Path) -> None:
     emu = emulator(generated(6), **fast())
     source = write_input(tmp_path / "in.csv", 6)
-    result = run(settings(source, emu.url, tmp_path / "run", snapshot=False))
+    result = run(settings(source, emu.url, tmp_path / "run", pre_read=False))
     assert result.code == 0
     assert result.statuses() == {"SUCCEEDED": 6}
     state = emu.state()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 
 import botocore.exceptions as bce
@@ -100,15 +101,24 @@ class Recorder:
 
 
 def _run(call: Callable[[], str], *, max_attempts: int, sleeps: list[float],
-         stopping: Callable[[], bool] = lambda: False) -> str:
+         stop_after_calls: int | None = None) -> str:
+    stop_event = threading.Event()
+    calls = [0]
+
     def sleep(seconds: float) -> bool:
         sleeps.append(seconds)
         return False
 
-    policy = retrying(max_attempts=max_attempts, sleep=sleep, stopping=stopping)
+    def counted() -> str:
+        calls[0] += 1
+        if calls[0] == stop_after_calls:
+            stop_event.set()  # the run stops while this call is in flight
+        return call()
+
+    policy = retrying(max_attempts=max_attempts, stop_event=stop_event, sleep=sleep)
     for attempt in policy:
         with attempt:
-            return call()
+            return counted()
     raise AssertionError("unreachable")
 
 
@@ -171,6 +181,6 @@ def test_retries_stop_as_soon_as_the_run_is_stopping(stop_during: int) -> None:
     call = Recorder([client_error("ThrottlingException", 429) for _ in range(20)])
     sleeps: list[float] = []
     with pytest.raises(bce.ClientError):
-        _run(call, max_attempts=8, sleeps=sleeps, stopping=lambda: call.calls >= stop_during)
+        _run(call, max_attempts=8, sleeps=sleeps, stop_after_calls=stop_during)
     assert call.calls == stop_during
     assert len(sleeps) == stop_during - 1  # no backoff once stopping

@@ -43,7 +43,7 @@ def test_defaults_follow_the_spec() -> None:
     s = _settings()
     assert s.max_tps == DEFAULT_MAX_TPS == 1.0
     assert s.max_attempts == DEFAULT_MAX_ATTEMPTS == 8
-    assert s.read_tps == 10.0 and s.snapshot and not s.dry_run
+    assert s.read_tps == 10.0 and s.pre_read and not s.dry_run
     assert s.default_title == "PartnerAccountManager"
     assert s.region == "us-east-1"
 
@@ -52,10 +52,10 @@ def test_settings_are_frozen() -> None:
     s = _settings()
     with pytest.raises(AttributeError):
         s.max_tps = 5.0  # type: ignore[misc]
-    changed = s.but(max_tps=0.5)
+    changed = s.replace(max_tps=0.5)
     assert changed.max_tps == 0.5 and s.max_tps == 1.0
     with pytest.raises(ValueError, match="max_tps"):
-        s.but(max_tps=0)  # a change is validated like a new object
+        s.replace(max_tps=0)  # a change is validated like a new object
 
 
 @pytest.mark.parametrize("max_tps", [0.1, 1.0, 2.0, 10.0, 50.0, 1000.0])
@@ -82,7 +82,7 @@ def test_to_json_from_json_round_trip_through_run_json() -> None:
         dry_run=True, max_tps=0.5, read_tps=4.0, workers=3, max_attempts=2,
         connect_timeout=1.5, read_timeout=9.0, quota_wait_seconds=60.0,
         access_denied_limit=5, profile="partner", region="eu-west-1",
-        endpoint_url="http://127.0.0.1:8765", snapshot=False,
+        endpoint_url="http://127.0.0.1:8765", pre_read=False,
     )
     data = json.loads(json.dumps(s.to_json()))  # what run.json holds
     assert data["input_path"] == "in.csv" and data["out_dir"] == str(Path("runs/x"))

@@ -1,0 +1,206 @@
+"""What one row does: pre-read, write, and re-read after an ambiguous failure.
+
+1. Unless the pre-read is off, read the opportunity (read bucket); when the assignee already
+   owns it the row ends UNCHANGED with no write spent.
+2. Journal `sending` (with the owner seen before), then call AssignOpportunity; the pacer's hook
+   takes a write token just before the request leaves. tenacity retries what may succeed later.
+3. After an ambiguous failure (read timeout, connection closed) the write may have landed: read
+   again before sending again.
+
+Every exception becomes a RowOutcome: a failing row never kills the pool. What an outcome means
+for the run is the guard's business.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bulk_assign.client import current_owner, owned_by, request_id
+from bulk_assign.guard import RunGuard, RunStopping, StopReason
+from bulk_assign.journal import Journal
+from bulk_assign.privacy import scrub
+from bulk_assign.results import CallCounts, Contact, Job, RowOutcome, Status
+from bulk_assign.retry import Kind, classify, error_code, error_message, is_retryable, retrying
+from bulk_assign.settings import RunSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
+
+log = logging.getLogger("bulk_assign.run")
+
+_SKIPPED_MESSAGES = {
+    StopReason.INTERRUPTED: "not sent: the run was interrupted; `bulk-assign resume` sends it",
+    StopReason.ABORTED: "not sent: the run was aborted; fix the cause, then `bulk-assign resume`",
+    StopReason.QUOTA_EXHAUSTED: "not sent: the daily write quota is spent; "
+                                "`bulk-assign resume` later",
+}
+
+
+@dataclass
+class _Row:
+    """What is known about one row while it is being worked on."""
+
+    job: Job
+    writes: int = 0
+    ambiguous: bool = False
+    previous_owner: Contact | None = None
+    not_undoable_reason: str = ""
+    #: A write left for this row before (an earlier run, or this one): a re-read that shows
+    #: the assignee means that write landed.
+    sent_before: bool = False
+
+
+class RowAssigner:
+    """Does rows, one call at a time each; shared by every worker of a run."""
+
+    def __init__(self, settings: RunSettings, client: PartnerCentralSellingAPIClient,
+                 journal: Journal, guard: RunGuard, *, calls: CallCounts,
+                 on_write_success: Callable[[], None], on_write_throttled: Callable[[], None],
+                 now_iso: Callable[[], str], sent_before: dict[int, Contact | None]) -> None:
+        self._settings = settings
+        self._client = client
+        self._journal = journal
+        self._guard = guard
+        self._calls = calls
+        self._on_write_success = on_write_success
+        self._on_write_throttled = on_write_throttled
+        self._now_iso = now_iso
+        self._sent_before = sent_before
+
+    def assign(self, job: Job) -> RowOutcome:
+        """Do one row and say how it ended. Never raises."""
+        row = _Row(job=job, sent_before=job.row in self._sent_before,
+                   previous_owner=self._sent_before.get(job.row))
+        try:
+            return self._pre_read_then_write(row)
+        except RunStopping:
+            return self.skipped(job, self._guard.reason, attempts=row.writes)
+        except Exception as exc:
+            return self._failed(row, exc)
+
+    def skipped(self, job: Job, reason: StopReason, *, attempts: int = 0) -> RowOutcome:
+        return RowOutcome(row=job.row, status=Status.SKIPPED, error_class=str(reason),
+                          error_message=_SKIPPED_MESSAGES[reason], attempts=attempts,
+                          finished_at=self._now_iso())
+
+    def _pre_read_then_write(self, row: _Row) -> RowOutcome:
+        job = row.job
+        if self._settings.pre_read or row.sent_before:
+            owner = self._read_owner(job)
+            if owned_by(owner, job.assignee):
+                return self._already_owned(row)
+            if not row.sent_before:
+                row.previous_owner = owner
+                if owner is None:
+                    row.not_undoable_reason = "the opportunity had no owner before"
+        else:
+            row.not_undoable_reason = "pre-read off (--no-snapshot): previous owner unknown"
+        try:
+            for attempt in retrying(max_attempts=self._settings.max_attempts,
+                                    stop_event=self._guard.event):
+                with attempt:
+                    done = self._write_once(row)
+                    if done is not None:
+                        return done
+        except RunStopping:
+            raise
+        except Exception as exc:
+            if self._guard.stopping and is_retryable(exc):
+                raise RunStopping from exc  # cut short by the stop, not failed for good
+            if row.ambiguous and self._landed_after_all(row):
+                return self._already_owned(row)
+            return self._failed(row, exc)
+        raise RunStopping  # the retries ended because the run is stopping
+
+    def _write_once(self, row: _Row) -> RowOutcome | None:
+        job = row.job
+        self._guard.check()
+        if row.ambiguous:
+            if owned_by(self._read_owner(job), job.assignee):
+                return self._already_owned(row)
+            row.ambiguous = False
+        self._journal.sending(job.row, row.previous_owner, self._now_iso())
+        row.sent_before = True
+        try:
+            row.writes += 1
+            response = self._client.assign_opportunity(
+                Catalog=job.catalog, Identifier=job.identifier,
+                Assignee=job.assignee.to_api(),  # type: ignore[arg-type]
+            )
+        except RunStopping:
+            row.writes -= 1  # the token never came: nothing was sent
+            raise
+        except Exception as exc:
+            self._call_failed(exc, job, write=True)
+            row.ambiguous = classify(exc) is Kind.AMBIGUOUS
+            raise
+        self._on_write_success()
+        return self._outcome(row, Status.SUCCEEDED, request=request_id(response))
+
+    def _landed_after_all(self, row: _Row) -> bool:
+        """The last attempt may have landed: one more read decides."""
+        try:
+            return owned_by(self._read_owner(row.job), row.job.assignee)
+        except Exception:
+            return False
+
+    def _read_owner(self, job: Job) -> Contact | None:
+        for attempt in retrying(max_attempts=self._settings.max_attempts,
+                                stop_event=self._guard.event):
+            with attempt:
+                self._guard.check()
+                try:
+                    response = self._client.get_opportunity(
+                        Catalog=job.catalog, Identifier=job.identifier
+                    )
+                except RunStopping:
+                    raise
+                except Exception as exc:
+                    self._call_failed(exc, job, write=False)
+                    raise
+                team = response.get("OpportunityTeam") or []
+                return current_owner([dict(m) for m in team])
+        raise RunStopping
+
+    def _call_failed(self, exc: BaseException, job: Job, *, write: bool) -> None:
+        kind = classify(exc)
+        if kind is Kind.THROTTLED:
+            self._calls.add(write=write, throttled=True)
+            if write:
+                log.info("throttled row %d %s", job.row, job.identifier)
+                self._on_write_throttled()
+        elif kind is Kind.CREDENTIALS:
+            self._guard.credentials_rejected(exc)
+            raise RunStopping from exc
+        elif kind is not Kind.ACCESS_DENIED:
+            log.info("row %d %s: %s on attempt", job.row, job.identifier, error_code(exc))
+
+    # --- outcomes -------------------------------------------------------------------------
+
+    def _already_owned(self, row: _Row) -> RowOutcome:
+        if row.sent_before:
+            # An earlier write of ours landed though its answer was lost.
+            return self._outcome(row, Status.SUCCEEDED,
+                                 message="confirmed by a re-read: an earlier write had landed")
+        return self._outcome(row, Status.UNCHANGED,
+                             message="the assignee already owns it: no write spent")
+
+    def _outcome(self, row: _Row, status: Status, *, message: str = "",
+                 request: str = "") -> RowOutcome:
+        changed = status is Status.SUCCEEDED
+        return RowOutcome(
+            row=row.job.row, status=status, error_message=message, attempts=row.writes,
+            request_id=request, finished_at=self._now_iso(),
+            previous_owner=row.previous_owner if changed else None,
+            not_undoable_reason=row.not_undoable_reason if changed else "",
+        )
+
+    def _failed(self, row: _Row, exc: BaseException) -> RowOutcome:
+        return RowOutcome(
+            row=row.job.row, status=Status.FAILED, error_class=error_code(exc),
+            error_message=scrub(error_message(exc), row.job.assignee)[:500],
+            attempts=row.writes, request_id=request_id(exc), finished_at=self._now_iso(),
+        )

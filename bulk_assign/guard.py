@@ -1,0 +1,145 @@
+"""What stops a run, and why: the one place that decides (s3transfer's TransferCoordinator).
+
+Workers, the pacer, the retry policy and the signal handler all ask the guard whether the run is
+stopping; nobody else keeps a stop flag. The rules that stop a run live here: rejected
+credentials, AccessDenied on several rows in a row, the account's daily quota spent (throttled
+without a success for too long), a run folder that cannot be written, a signal.
+
+A stop is data (reason, what happened, what to do): the console and the summary show it with the
+real run folder and the resume command.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from bulk_assign.results import ABORTED, INTERRUPTED, QUOTA_EXHAUSTED, RowOutcome, Status
+from bulk_assign.retry import ACCESS_DENIED_CODES, error_code
+
+log = logging.getLogger("bulk_assign.run")
+
+
+class StopReason(StrEnum):
+    """Why rows were left unsent: the error_class of their SKIPPED outcome."""
+
+    INTERRUPTED = INTERRUPTED
+    ABORTED = ABORTED
+    QUOTA_EXHAUSTED = QUOTA_EXHAUSTED
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a run stopped: `detail` says what happened, `fix` what to do before resuming."""
+
+    reason: StopReason
+    detail: str
+    fix: str = ""
+
+    def sentence(self) -> str:
+        return f"{self.detail}. {self.fix}." if self.fix else f"{self.detail}."
+
+
+class RunStopping(Exception):
+    """Raised inside a worker when the run is stopping: the row is left unsent (SKIPPED)."""
+
+
+class RunGuard:
+    """Owns the stop event, the stop and the rules that trigger one. Thread-safe."""
+
+    def __init__(self, *, quota_wait_seconds: float, access_denied_limit: int,
+                 profile: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.event = threading.Event()
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._quota_wait = quota_wait_seconds
+        self._access_denied_limit = access_denied_limit
+        self._profile = profile
+        self._denied_in_a_row = 0
+        self._last_write_success = clock()
+        self.stop_info: Stop | None = None
+
+    # --- asking ---------------------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self.event.is_set()
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True when woken because the run is stopping."""
+        return self.event.wait(seconds)
+
+    def check(self) -> None:
+        """Raise RunStopping when the run is stopping."""
+        if self.event.is_set():
+            raise RunStopping
+
+    @property
+    def reason(self) -> StopReason:
+        """Why unsent rows are left: the stop's reason, or an interruption."""
+        return self.stop_info.reason if self.stop_info else StopReason.INTERRUPTED
+
+    # --- deciding -------------------------------------------------------------------------
+
+    def stop(self, stop: Stop) -> None:
+        """Stop dispatching; calls in flight finish, the rest become SKIPPED. First stop wins."""
+        with self._lock:
+            if self.stop_info is None:
+                self.stop_info = stop
+                log.warning("stop: %s: %s", stop.reason, stop.sentence())
+        self.event.set()
+
+    def interrupted(self, signal_name: str) -> None:
+        self.stop(Stop(StopReason.INTERRUPTED, f"interrupted by {signal_name}"))
+
+    def write_succeeded(self) -> None:
+        with self._lock:
+            self._last_write_success = self._clock()
+
+    def write_throttled(self) -> None:
+        """Throttled for longer than the quota wait without one success: the day's quota is
+        spent (the account's, shared with CRM integrations)."""
+        with self._lock:
+            waited = self._clock() - self._last_write_success
+        if waited > self._quota_wait:
+            # A rolling 24 h window shared with other writers frees up as the writes of a day
+            # ago age out, so there is no single reset time to promise.
+            later = datetime.now(UTC) + timedelta(hours=1)
+            self.stop(Stop(
+                StopReason.QUOTA_EXHAUSTED,
+                f"throttled for {waited / 60:.1f} min without one write going through: the "
+                "account's 10,000-writes-per-24 h quota is spent (it is shared with CRM "
+                "integrations)",
+                f"It frees up as writes of the last 24 h age out: resume after "
+                f"{later:%Y-%m-%d %H:%M} UTC, or tomorrow at the latest",
+            ))
+
+    def credentials_rejected(self, exc: BaseException) -> None:
+        login = (f"`aws sso login --profile {self._profile}`" if self._profile
+                 else "`aws sso login` (or refresh your access keys)")
+        self.stop(Stop(StopReason.ABORTED,
+                       f"the credentials were rejected ({error_code(exc)})",
+                       f"Log in again with {login}, then resume"))
+
+    def row_finished(self, outcome: RowOutcome) -> None:
+        """AccessDenied on several rows in a row: the role lacks the permission."""
+        with self._lock:
+            if outcome.status is Status.FAILED and outcome.error_class in ACCESS_DENIED_CODES:
+                self._denied_in_a_row += 1
+            elif outcome.status in (Status.SUCCEEDED, Status.UNCHANGED):
+                self._denied_in_a_row = 0
+            streak = self._denied_in_a_row
+        if streak >= self._access_denied_limit:
+            self.stop(Stop(StopReason.ABORTED,
+                           f"AccessDenied on {streak} rows in a row: the role lacks "
+                           "partnercentral:AssignOpportunity (or the catalog)",
+                           "Fix the IAM permissions, then resume"))
+
+    def folder_unwritable(self, exc: BaseException) -> None:
+        self.stop(Stop(StopReason.ABORTED, f"could not write to the run folder ({exc})",
+                       "Free space or fix permissions, then resume"))
