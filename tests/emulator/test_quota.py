@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from emulator_support import ASSIGNEE, make_client
 
 from bulk_assign.emulator import Emulator, EmulatorConfig, generate_seed, synthetic_users
-from bulk_assign.emulator.quota import DAY_SECONDS, QuotaGate, TokenBucket
+from bulk_assign.emulator.quota import DAY_SECONDS, QuotaBucket, QuotaGate
 
 
 class FakeClock:
@@ -25,7 +25,7 @@ class FakeClock:
 
 def test_bucket_starts_full_and_refills_at_rate() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(rate=2.0, burst=3, clock=clock)
+    bucket = QuotaBucket(rate=2.0, burst=3, clock=clock)
     assert [bucket.try_take() for _ in range(4)] == [True, True, True, False]
     clock.now += 0.5  # one token at 2/s
     assert [bucket.try_take() for _ in range(2)] == [True, False]
