@@ -47,7 +47,9 @@ def test_assign_replaces_the_account_manager_not_other_members(client: Any) -> N
 
 
 @pytest.mark.parametrize("identifier", ["O5100033", "O5100034"])
-def test_assign_without_an_owner_adds_the_owner(emu: Emulator, client: Any, identifier: str) -> None:
+def test_assign_without_an_owner_adds_the_owner(
+    emu: Emulator, client: Any, identifier: str
+) -> None:
     # O5100033 has only a SolutionsArchitect, O5100034 no team: neither has an owner.
     before = client.get_opportunity(Catalog="Sandbox", Identifier=identifier)["OpportunityTeam"]
     assert emu.state()["owners"]["Sandbox"][identifier] is None
