@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import UTC, datetime
 
 
@@ -11,8 +13,16 @@ def to_iso(epoch: float) -> str:
     >>> to_iso(1_735_689_600.25)
     '2025-01-01T00:00:00.250Z'
     """
-    moment = datetime.fromtimestamp(epoch, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    whole = math.floor(epoch)
+    ms = round((epoch - whole) * 1000)
+    if ms == 1000:
+        whole, ms = whole + 1, 0
+    # gmtime and a format: several times faster than datetime for 100,000-opportunity seeds.
+    t = time.gmtime(whole)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+        f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{ms:03d}Z"
+    )
 
 
 def parse_timestamp(value: object) -> float:

@@ -147,7 +147,8 @@ def _range_checks(
 
 def _fingerprint(params: dict[str, Any]) -> str:
     """Binds a NextToken to the request's catalog, filters and sort (not its page size)."""
-    shape = {k: v for k, v in params.items() if k not in ("NextToken", "MaxResults")}
+    ignored = ("NextToken", "MaxResults")
+    shape = {k: v for k, v in params.items() if k not in ignored and v not in (None, [], {})}
     text = json.dumps(shape, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

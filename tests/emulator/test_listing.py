@@ -266,3 +266,9 @@ def test_demo_seed_has_every_stage_and_shared_customers() -> None:
     assert {o["stage"] for o in opps.values()} == set(STAGES)
     assert max(Counter(o["company"] for o in opps.values()).values()) >= 5
     assert [m["BusinessTitle"] for m in opps["O5100033"]["team"]] == ["SolutionsArchitect"]
+
+
+def test_an_empty_filter_list_is_the_same_query(gclient: Any) -> None:
+    token = gclient.list_opportunities(Catalog="Sandbox", MaxResults=5)["NextToken"]
+    page = gclient.list_opportunities(Catalog="Sandbox", NextToken=token, LifeCycleStage=[])
+    assert len(page["OpportunitySummaries"]) == 20
