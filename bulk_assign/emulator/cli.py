@@ -20,6 +20,13 @@ from bulk_assign.emulator.server import Emulator
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the emulator's options to ``parser``."""
+    _add_serving(parser)
+    _add_quotas(parser)
+    _add_faults(parser)
+    _add_credentials(parser)
+
+
+def _add_serving(parser: argparse.ArgumentParser) -> None:
     serve = parser.add_argument_group("serving")
     serve.add_argument(
         "--port",
@@ -37,13 +44,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--generate",
         type=int,
         metavar="N",
-        help="serve N synthetic Sandbox opportunities O1000000.. owned by user{k}@example.com",
+        help=(
+            "serve N synthetic Sandbox opportunities O1000000.. (opportunity i owned by "
+            "user{i%%50}@example.com; stages, customers and dates varied)"
+        ),
     )
     serve.add_argument("--quiet", action="store_true", help="print only the listening line")
 
+
+def _add_quotas(parser: argparse.ArgumentParser) -> None:
     quotas = parser.add_argument_group("quotas (token buckets, calls per second)")
     quotas.add_argument("--write-rate", type=float, default=1.0, help="AssignOpportunity rate (1)")
-    quotas.add_argument("--write-burst", type=int, default=1, help="write bucket size (1)")
+    quotas.add_argument(
+        "--write-burst",
+        type=int,
+        default=1,
+        help="write bucket size (1; the rate's value gives a burst of 1 s of quota)",
+    )
     quotas.add_argument("--read-rate", type=float, default=10.0, help="Get/List rate (10)")
     quotas.add_argument("--read-burst", type=int, default=10, help="read bucket size (10)")
     quotas.add_argument(
@@ -54,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     quotas.add_argument("--no-quotas", action="store_true", help="never throttle")
 
+
+def _add_faults(parser: argparse.ArgumentParser) -> None:
     faults = parser.add_argument_group("latency and faults (seeded, repeatable)")
     faults.add_argument("--latency-ms", type=float, default=0.0, help="mean added latency (0)")
     faults.add_argument(
@@ -74,6 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--slow-seconds", type=float, default=0.0, help="extra delay (0)")
     faults.add_argument("--random-seed", type=int, default=0, help="fault/latency seed (0)")
 
+
+def _add_credentials(parser: argparse.ArgumentParser) -> None:
     auth = parser.add_argument_group("credentials (SigV4 is checked)")
     auth.add_argument(
         "--access-key", default=DEFAULT_ACCESS_KEY, help=f"accepted key id ({DEFAULT_ACCESS_KEY})"

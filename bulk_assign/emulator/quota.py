@@ -12,11 +12,12 @@ GROUPS = ("write", "read")
 DAY_SECONDS = 86_400.0
 
 
-class TokenBucket:
-    """``rate`` tokens per second up to ``burst``; starts full.
+class QuotaBucket:
+    """The service's side of a rate quota: ``rate`` tokens per second up to ``burst``;
+    starts full. (Not the tool's pacer: that one waits for a token, this one refuses.)
 
     >>> t = [0.0]
-    >>> b = TokenBucket(rate=1.0, burst=1, clock=lambda: t[0])
+    >>> b = QuotaBucket(rate=1.0, burst=1, clock=lambda: t[0])
     >>> b.try_take(), b.try_take()
     (True, False)
     """
@@ -65,34 +66,42 @@ class QuotaGate:
 
     def __init__(self, config: EmulatorConfig) -> None:
         self._lock = threading.Lock()
-        self._buckets: dict[str, TokenBucket | None] = {}
+        self._buckets: dict[str, QuotaBucket | None] = {}
         self._caps: dict[str, DailyCap | None] = {}
         self.reconfigure(config)
 
     def reconfigure(self, config: EmulatorConfig) -> None:
-        """New buckets (full) from ``config``; daily counts survive unless the cap changes."""
+        """Apply ``config``: a bucket whose rate or burst changed starts again full, the
+        others keep their tokens (switching faults mid-run must not hand out a burst);
+        daily counts survive unless the cap changes."""
         with self._lock:
             for group in GROUPS:
-                rate = getattr(config, f"{group}_rate")
-                burst = getattr(config, f"{group}_burst")
-                self._buckets[group] = (
-                    TokenBucket(rate=rate, burst=burst, clock=config.clock)
-                    if config.quotas and rate is not None
-                    else None
-                )
-                # quotas=False switches off the daily caps as well as the buckets.
-                cap = getattr(config, f"{group}_daily_cap") if config.quotas else None
-                old = self._caps.get(group)
-                if cap is None:
-                    self._caps[group] = None
-                elif old is not None and old.cap == cap:
-                    continue
-                else:
-                    new = DailyCap(cap=cap, clock=config.clock)
-                    if old is not None:
-                        # Keep the calls already counted today when only the cap moves.
-                        new._accepted = old._accepted
-                    self._caps[group] = new
+                self._buckets[group] = self._bucket(config, group)
+                self._caps[group] = self._cap(config, group)
+
+    def _bucket(self, config: EmulatorConfig, group: str) -> QuotaBucket | None:
+        rate = getattr(config, f"{group}_rate")
+        burst = getattr(config, f"{group}_burst")
+        if not config.quotas or rate is None:
+            return None
+        old = self._buckets.get(group)
+        if old is not None and old.rate == rate and old.burst == float(burst):
+            return old
+        return QuotaBucket(rate=rate, burst=burst, clock=config.clock)
+
+    def _cap(self, config: EmulatorConfig, group: str) -> DailyCap | None:
+        # quotas=False switches off the daily caps as well as the buckets.
+        cap = getattr(config, f"{group}_daily_cap") if config.quotas else None
+        old = self._caps.get(group)
+        if cap is None:
+            return None
+        if old is not None and old.cap == cap:
+            return old
+        new = DailyCap(cap=cap, clock=config.clock)
+        if old is not None:
+            # Keep the calls already counted today when only the cap moves.
+            new._accepted = old._accepted
+        return new
 
     def admit(self, group: str, at: float | None = None) -> bool:
         """True if a call of ``group`` arriving at ``at`` (default now) may proceed."""

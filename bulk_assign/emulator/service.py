@@ -143,13 +143,18 @@ class Service:
             raise ApiError("UnknownOperationException", 400, "Unknown operation.")
         if bad_json or not isinstance(params, dict):
             raise ApiError("SerializationException", 400, "Request body is not a JSON object.")
-        write = operation in WRITE_OPERATIONS
-        group = "write" if write else "read"
-        # The quota decision is taken on arrival, before any latency.
+        group = "write" if operation in WRITE_OPERATIONS else "read"
+        # The quota decision is taken on arrival, before any latency; a ListOpportunities
+        # page costs one read like a GetOpportunity.
         if not self._quota.admit(group, arrived):
             self.store.bump("throttled", group)
             raise throttled(group)
+        return self._perform(operation, params, entry)
 
+    def _perform(
+        self, operation: str, params: dict[str, Any], entry: dict[str, Any]
+    ) -> tuple[Reply, float]:
+        """Latency, then the drawn fault (if any) around validating and applying the call."""
         config = self.config
         latency, fault = self._chaos.draw(config)
         if latency:
@@ -169,7 +174,7 @@ class Service:
                 return reply, delay
             result = {}
         else:
-            entry["applied"] = write
+            entry["applied"] = operation in WRITE_OPERATIONS
         if fault == "reset":
             # Applied (when valid), then the connection dies unanswered: the ambiguous case.
             entry["outcome"] = "reset"

@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-import base64
 import copy
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulk_assign.emulator.errors import ApiError, business_error, not_found, validation_error
+from bulk_assign.emulator.dates import parse_timestamp, to_iso, to_ms
+from bulk_assign.emulator.errors import ApiError, business_error, not_found
+from bulk_assign.emulator.listing import ListQuery
 
 OWNER_TITLE = "PartnerAccountManager"
-DEFAULT_MAX_RESULTS = 20
+MEMBER_KEYS = ("Email", "FirstName", "LastName", "BusinessTitle", "Phone")
 # A fixed "account" so ARNs look real without naming anyone's account.
 _ARN = "arn:aws:partnercentral:us-east-1:000000000000:catalog/{catalog}/opportunity/{id}"
-_SEED_EPOCH = 1_735_689_600.0  # 2025-01-01T00:00:00Z, a stable CreatedDate for seed data
+SEED_EPOCH = 1_735_689_600.0  # 2025-01-01T00:00:00Z: the dates of a seed that gives none
+_DAY = 86_400.0
 
 
 @dataclass
 class Opportunity:
-    """One opportunity as the emulator keeps it."""
+    """One opportunity as the emulator keeps it (dates in epoch seconds, to the ms)."""
 
     catalog: str
     id: str
@@ -29,27 +32,48 @@ class Opportunity:
     company: str = "AnyCompany Customer"
     stage: str = "Prospect"
     title: str = ""
-    created: float = _SEED_EPOCH
-    modified: float = _SEED_EPOCH
+    created: float = SEED_EPOCH
+    modified: float = SEED_EPOCH
+    target_close_date: str = "2025-06-30"
+    review_status: str = "Approved"
 
     def owner(self) -> dict[str, str] | None:
-        """The PartnerAccountManager member, else the first member, else None."""
+        """The member whose BusinessTitle is PartnerAccountManager; None when there is none."""
         for member in self.team:
             if member.get("BusinessTitle") == OWNER_TITLE:
                 return member
-        return self.team[0] if self.team else None
+        return None
+
+    def assign(self, member: dict[str, str], *, now: float) -> None:
+        """A PartnerAccountManager replaces the owner (or becomes it); another title joins
+        the team beside the owner. Either way the opportunity was modified ``now``."""
+        if member.get("BusinessTitle") == OWNER_TITLE:
+            for index, current in enumerate(self.team):
+                if current.get("BusinessTitle") == OWNER_TITLE:
+                    self.team[index] = member
+                    break
+            else:
+                self.team.append(member)
+        else:
+            self.team.append(member)
+        self.modified = to_ms(now)
 
     def arn(self) -> str:
         return _ARN.format(catalog=self.catalog, id=self.id)
 
     def summary(self) -> dict[str, Any]:
+        """An OpportunitySummary as ListOpportunities answers it: no team."""
         return {
             "Catalog": self.catalog,
             "Id": self.id,
             "Arn": self.arn(),
-            "CreatedDate": self.created,
-            "LastModifiedDate": self.modified,
-            "LifeCycle": {"Stage": self.stage},
+            "CreatedDate": to_iso(self.created),
+            "LastModifiedDate": to_iso(self.modified),
+            "LifeCycle": {
+                "Stage": self.stage,
+                "TargetCloseDate": self.target_close_date,
+                "ReviewStatus": self.review_status,
+            },
             "Customer": {"Account": {"CompanyName": self.company}},
         }
 
@@ -68,20 +92,32 @@ class Catalog:
     opportunities: dict[str, Opportunity] = field(default_factory=dict)
 
 
+def build_opportunity(catalog: str, opp_id: str, data: dict[str, Any]) -> Opportunity:
+    """An Opportunity from its (checked) seed entry; missing dates default sensibly."""
+    created = to_ms(parse_timestamp(data.get("created", SEED_EPOCH)))
+    modified = to_ms(parse_timestamp(data.get("modified", created)))
+    close = data.get("target_close_date") or to_iso(created + 180 * _DAY)[:10]
+    return Opportunity(
+        catalog=catalog,
+        id=opp_id,
+        team=[dict(member) for member in data.get("team", [])],
+        company=data.get("company", "AnyCompany Customer"),
+        stage=data.get("stage", "Prospect"),
+        title=data.get("title", ""),
+        created=created,
+        modified=modified,
+        target_close_date=close,
+        review_status=data.get("review_status", "Approved"),
+    )
+
+
 def build_catalogs(seed: dict[str, Any]) -> dict[str, Catalog]:
     """Fresh state from a (validated) seed document."""
     catalogs: dict[str, Catalog] = {}
     for name, data in seed["catalogs"].items():
         catalog = Catalog(users={u.lower() for u in data.get("users", [])})
         for opp_id, opp in data.get("opportunities", {}).items():
-            catalog.opportunities[opp_id] = Opportunity(
-                catalog=name,
-                id=opp_id,
-                team=[dict(member) for member in opp.get("team", [])],
-                company=opp.get("company", "AnyCompany Customer"),
-                stage=opp.get("stage", "Prospect"),
-                title=opp.get("title", ""),
-            )
+            catalog.opportunities[opp_id] = build_opportunity(name, opp_id, opp)
         catalogs[name] = catalog
     return catalogs
 
@@ -89,8 +125,9 @@ def build_catalogs(seed: dict[str, Any]) -> dict[str, Catalog]:
 class Store:
     """The emulated service state plus what the tests assert on."""
 
-    def __init__(self, seed: dict[str, Any]) -> None:
+    def __init__(self, seed: dict[str, Any], *, now: Callable[[], float] = time.time) -> None:
         self._seed = seed
+        self._now = now  # wall clock for LastModifiedDate; injectable for tests
         self.lock = threading.Lock()
         self.catalogs = build_catalogs(seed)
         self.calls: list[dict[str, Any]] = []
@@ -116,9 +153,10 @@ class Store:
         return opp
 
     def assign(self, params: dict[str, Any]) -> dict[str, Any]:
-        """AssignOpportunity: the assignee replaces the PartnerAccountManager (or joins)."""
+        """AssignOpportunity (see Opportunity.assign); a registered user only."""
         catalog, identifier = params["Catalog"], params["Identifier"]
         assignee = params["Assignee"]
+        member = {key: assignee[key] for key in MEMBER_KEYS if key in assignee}
         with self.lock:
             opp = self._find(catalog, identifier)
             if assignee["Email"].lower() not in self.catalogs[catalog].users:
@@ -126,18 +164,7 @@ class Store:
                     "The assignee is not a registered user of this partner account in catalog "
                     f"{catalog}."
                 )
-            member = {
-                key: assignee[key]
-                for key in ("Email", "FirstName", "LastName", "BusinessTitle", "Phone")
-                if key in assignee
-            }
-            for index, current in enumerate(opp.team):
-                if current.get("BusinessTitle") == OWNER_TITLE:
-                    opp.team[index] = member
-                    break
-            else:
-                opp.team.append(member)
-            opp.modified = time.time()
+            opp.assign(member, now=self._now())
         return {}
 
     def get(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -145,19 +172,15 @@ class Store:
             return self._find(params["Catalog"], params["Identifier"]).full()
 
     def list(self, params: dict[str, Any]) -> dict[str, Any]:
-        catalog = params["Catalog"]
-        size = params.get("MaxResults") or DEFAULT_MAX_RESULTS
-        start = _decode_token(params.get("NextToken"), catalog)
-        wanted = set(params.get("Identifier") or ())
+        """ListOpportunities: one page of summaries, filtered and sorted as asked."""
+        query = ListQuery.from_params(params)
         with self.lock:
-            opps = list(self.catalogs.get(catalog, Catalog(set())).opportunities.values())
-            if wanted:
-                opps = [o for o in opps if o.id in wanted]
-            page = [o.summary() for o in opps[start : start + size]]
-            more = start + size < len(opps)
+            catalog = self.catalogs.get(params["Catalog"], Catalog(set()))
+            chosen, token = query.page(catalog.opportunities.values())
+            page = [opp.summary() for opp in chosen]
         result: dict[str, Any] = {"OpportunitySummaries": page}
-        if more:
-            result["NextToken"] = _encode_token(catalog, start + size)
+        if token is not None:
+            result["NextToken"] = token
         return result
 
     # -- bookkeeping ----------------------------------------------------------------------
@@ -192,25 +215,6 @@ class Store:
                 "faults": dict(self.faults),
                 "counts": {op: dict(c) for op, c in self.counts.items()},
             }
-
-
-def _encode_token(catalog: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(f"v1|{catalog}|{offset}".encode()).decode()
-
-
-def _decode_token(token: str | None, catalog: str) -> int:
-    if not token:
-        return 0
-    try:
-        version, token_catalog, offset = base64.urlsafe_b64decode(token).decode().split("|")
-        if version != "v1" or token_catalog != catalog or int(offset) < 0:
-            raise ValueError(token)
-        return int(offset)
-    except (ValueError, UnicodeDecodeError):
-        raise validation_error(
-            "NextToken is not valid for this request.",
-            [{"FieldName": "NextToken", "Code": "INVALID_VALUE", "Message": "is not valid"}],
-        ) from None
 
 
 __all__ = ["ApiError", "Opportunity", "Store", "build_catalogs"]

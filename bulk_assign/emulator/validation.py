@@ -10,6 +10,7 @@ from typing import Any
 import botocore.session
 from botocore.model import ServiceModel, Shape, StructureShape
 
+from bulk_assign.emulator.dates import parse_timestamp
 from bulk_assign.emulator.errors import ApiError, validation_error
 
 SERVICE_NAME = "partnercentral-selling"
@@ -19,6 +20,12 @@ SERVICE_NAME = "partnercentral-selling"
 def service_model() -> ServiceModel:
     """The Partner Central Selling model botocore ships (loaded once)."""
     return botocore.session.get_session().get_service_model(SERVICE_NAME)
+
+
+@functools.cache
+def enum_values(shape_name: str) -> tuple[str, ...]:
+    """The allowed values of one of the model's string enums, e.g. ``"Stage"``."""
+    return tuple(getattr(service_model().shape_for(shape_name), "enum", None) or ())
 
 
 @functools.cache
@@ -57,6 +64,11 @@ def _check(shape: Shape, value: Any, field: str, errors: list[dict[str, str]]) -
                 _check(member, value[name], _join(field, name), errors)
     elif kind == "string":
         _check_string(shape, value, field, errors)
+    elif kind == "timestamp":
+        try:
+            parse_timestamp(value)
+        except (ValueError, TypeError, OverflowError):
+            _error(errors, field, "INVALID_VALUE", "must be an ISO 8601 date and time")
     elif kind in ("integer", "long"):
         if not isinstance(value, int) or isinstance(value, bool):
             _error(errors, field, "INVALID_VALUE", "must be an integer")
@@ -101,4 +113,4 @@ def _join(parent: str, name: str) -> str:
     return f"{parent}.{name}" if parent else name
 
 
-__all__ = ["ApiError", "service_model", "validate_input"]
+__all__ = ["ApiError", "enum_values", "service_model", "validate_input"]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
-from emulator_support import ASSIGNEE, make_client
+from emulator_support import ASSIGNEE, make_client, post_json
 
 from bulk_assign.emulator import Emulator
 
@@ -87,3 +87,41 @@ def test_latency_is_added_after_the_quota_decision(start: Callable[..., Emulator
         client.get_opportunity(Catalog="Sandbox", Identifier="O5100001")
     mean = (time.perf_counter() - began) / 5
     assert 0.055 <= mean <= 0.2
+
+
+def test_an_outage_is_switched_on_and_off_over_http(start: Callable[..., Emulator]) -> None:
+    emu = start(quotas=False)
+    client = make_client(emu.url)
+    status, config = post_json(emu.url + "/_emulator/config", {"error_rate": 1.0})
+    assert (status, config["error_rate"]) == (200, 1.0)
+    assert outcomes(emu, 10) == ["InternalServerException"] * 10
+    with pytest.raises(ClientError, match="InternalServerException"):
+        client.assign_opportunity(Catalog="Sandbox", Identifier="O5100001", Assignee=ASSIGNEE)
+    with pytest.raises(ClientError, match="InternalServerException"):
+        client.list_opportunities(Catalog="Sandbox")
+    status, _ = post_json(emu.url + "/_emulator/config", {"error_rate": 0})
+    assert status == 200
+    assert outcomes(emu, 10) == ["ok"] * 10
+    assert emu.state()["owners"]["Sandbox"]["O5100001"]["Email"] != ASSIGNEE["Email"]
+
+
+def test_connection_resets_are_switched_on_and_off_over_http(
+    start: Callable[..., Emulator],
+) -> None:
+    emu = start(quotas=False)
+    client = make_client(emu.url)
+    status, _ = post_json(emu.url + "/_emulator/config", {"reset_rate": 1.0})
+    assert status == 200
+    with pytest.raises(ConnectionClosedError):
+        client.get_opportunity(Catalog="Sandbox", Identifier="O5100001")
+    # Both at once: a full outage out of a sprinkle of faults is one request.
+    status, _ = post_json(emu.url + "/_emulator/config", {"reset_rate": 0.05, "error_rate": 0.1})
+    assert status == 200
+    status, problem = post_json(emu.url + "/_emulator/config", {"error_rate": 1.0})
+    assert status == 400 and "must be <= 1" in problem["message"]
+    status, _ = post_json(emu.url + "/_emulator/config", {"reset_rate": 0, "error_rate": 1.0})
+    assert status == 200
+    assert outcomes(emu, 5) == ["InternalServerException"] * 5
+    post_json(emu.url + "/_emulator/config", {"error_rate": 0})
+    assert outcomes(emu, 5) == ["ok"] * 5
+    assert emu.state()["faults"]["reset"] == 1

@@ -47,13 +47,43 @@ def test_assign_replaces_the_account_manager_not_other_members(client: Any) -> N
 
 
 @pytest.mark.parametrize("identifier", ["O5100033", "O5100034"])
-def test_assign_without_an_owner_adds_a_member(emu: Emulator, client: Any, identifier: str) -> None:
-    owners = emu.state()["owners"]["Sandbox"]
-    assert (owners[identifier] is None) == (identifier == "O5100034")
+def test_assign_without_an_owner_adds_the_owner(
+    emu: Emulator, client: Any, identifier: str
+) -> None:
+    # O5100033 has only a SolutionsArchitect, O5100034 no team: neither has an owner.
+    before = client.get_opportunity(Catalog="Sandbox", Identifier=identifier)["OpportunityTeam"]
+    assert emu.state()["owners"]["Sandbox"][identifier] is None
     client.assign_opportunity(Catalog="Sandbox", Identifier=identifier, Assignee=ASSIGNEE)
     team = client.get_opportunity(Catalog="Sandbox", Identifier=identifier)["OpportunityTeam"]
-    assert team[-1] == ASSIGNEE
+    assert team == [*before, ASSIGNEE]
     assert emu.state()["owners"]["Sandbox"][identifier] == ASSIGNEE
+
+
+def test_the_solutions_architect_alone_is_no_owner(emu: Emulator, client: Any) -> None:
+    team = client.get_opportunity(Catalog="Sandbox", Identifier="O5100033")["OpportunityTeam"]
+    assert [m["BusinessTitle"] for m in team] == ["SolutionsArchitect"]
+    assert emu.state()["owners"]["Sandbox"]["O5100033"] is None
+
+
+def test_another_title_joins_the_team_and_leaves_the_owner(emu: Emulator, client: Any) -> None:
+    owner = emu.state()["owners"]["Sandbox"]["O5100001"]
+    architect = {**ASSIGNEE, "BusinessTitle": "Senior Account Manager"}
+    for _ in range(2):  # sent twice, the person is there twice: each call is a write
+        client.assign_opportunity(Catalog="Sandbox", Identifier="O5100001", Assignee=architect)
+    team = client.get_opportunity(Catalog="Sandbox", Identifier="O5100001")["OpportunityTeam"]
+    assert team == [owner, architect, architect]
+    assert emu.state()["owners"]["Sandbox"]["O5100001"] == owner
+    assert emu.state()["counts"]["AssignOpportunity"]["applied"] == 2
+
+
+def test_another_title_on_an_ownerless_opportunity_leaves_it_ownerless(
+    emu: Emulator, client: Any
+) -> None:
+    architect = {**ASSIGNEE, "BusinessTitle": "SolutionsArchitect"}
+    client.assign_opportunity(Catalog="Sandbox", Identifier="O5100034", Assignee=architect)
+    team = client.get_opportunity(Catalog="Sandbox", Identifier="O5100034")["OpportunityTeam"]
+    assert team == [architect]
+    assert emu.state()["owners"]["Sandbox"]["O5100034"] is None
 
 
 def test_demo_seed_matches_the_demo_file(emu: Emulator) -> None:
@@ -184,8 +214,10 @@ def test_paginator_walks_every_page(start: Callable[..., Emulator]) -> None:
         )
     )
     assert [len(p["OpportunitySummaries"]) for p in pages] == [10, 10, 10, 10, 5]
-    ids = [s["Id"] for p in pages for s in p["OpportunitySummaries"]]
-    assert ids == [f"O{1_000_000 + i}" for i in range(45)]
+    summaries = [s for p in pages for s in p["OpportunitySummaries"]]
+    assert sorted(s["Id"] for s in summaries) == [f"O{1_000_000 + i}" for i in range(45)]
+    modified = [s["LastModifiedDate"] for s in summaries]
+    assert modified == sorted(modified, reverse=True)  # the default: newest first
     assert "NextToken" not in pages[-1]
     default_page = client.list_opportunities(Catalog="Sandbox")
     assert len(default_page["OpportunitySummaries"]) == 20

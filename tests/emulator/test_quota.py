@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import ASSIGNEE, make_client
+from emulator_support import ASSIGNEE, make_client, post_json
 
 from bulk_assign.emulator import Emulator, EmulatorConfig, generate_seed, synthetic_users
-from bulk_assign.emulator.quota import DAY_SECONDS, QuotaGate, TokenBucket
+from bulk_assign.emulator.quota import DAY_SECONDS, QuotaBucket, QuotaGate
 
 
 class FakeClock:
@@ -25,7 +25,7 @@ class FakeClock:
 
 def test_bucket_starts_full_and_refills_at_rate() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(rate=2.0, burst=3, clock=clock)
+    bucket = QuotaBucket(rate=2.0, burst=3, clock=clock)
     assert [bucket.try_take() for _ in range(4)] == [True, True, True, False]
     clock.now += 0.5  # one token at 2/s
     assert [bucket.try_take() for _ in range(2)] == [True, False]
@@ -125,3 +125,43 @@ def test_read_daily_cap(start: Callable[..., Emulator]) -> None:
     client.get_opportunity(Catalog="Sandbox", Identifier="O5100001")
     with pytest.raises(ClientError, match="ThrottlingException"):
         client.get_opportunity(Catalog="Sandbox", Identifier="O5100001")
+
+
+def test_write_burst_set_at_run_time() -> None:
+    clock = FakeClock()
+    gate = QuotaGate(EmulatorConfig(write_rate=10, write_burst=1, clock=clock))
+    assert [gate.admit("write") for _ in range(2)] == [True, False]
+    gate.reconfigure(EmulatorConfig(write_rate=10, write_burst=10, clock=clock))  # 1 s of quota
+    assert sum(gate.admit("write") for _ in range(20)) == 10
+
+
+def test_switching_faults_does_not_refill_the_buckets() -> None:
+    clock = FakeClock()
+    config = EmulatorConfig(write_rate=1, write_burst=1, clock=clock)
+    gate = QuotaGate(config)
+    assert gate.admit("write")
+    for change in ({"error_rate": 1.0}, {"error_rate": 0.0}, {"latency_ms": 5.0}):
+        config = config.replace(**change)
+        gate.reconfigure(config)
+        assert not gate.admit("write"), change
+    clock.now += 1.0
+    assert gate.admit("write")
+
+
+def test_write_burst_over_http(start: Callable[..., Emulator]) -> None:
+    emu = start(seed=generate_seed(12), write_rate=0.001, write_burst=1)
+    client = make_client(emu.url)
+    status, config = post_json(emu.url + "/_emulator/config", {"write_burst": 5})
+    assert (status, config["write_burst"]) == (200, 5)
+    outcomes = []
+    for k in range(7):
+        try:
+            client.assign_opportunity(
+                Catalog="Sandbox",
+                Identifier=f"O{1_000_000 + k}",
+                Assignee={**ASSIGNEE, "Email": f"user{k + 1}@example.com"},
+            )
+            outcomes.append("ok")
+        except ClientError as error:
+            outcomes.append(error.response["Error"]["Code"])
+    assert outcomes == ["ok"] * 5 + ["ThrottlingException"] * 2
