@@ -5,14 +5,17 @@ The CLI parses arguments and calls these; tests call them directly too.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from bulk_assign import __version__
+from bulk_assign import __version__, history
+from bulk_assign.client import pinned_connection
 from bulk_assign.console import (
     ProgressListener,
     precise_scheduling,
@@ -39,6 +42,9 @@ from bulk_assign.runner import Runner, RunReport
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 from bulk_assign.timestamps import iso, utc_now
 from bulk_assign.validator import DEFAULT_TITLE, validate
+
+if TYPE_CHECKING:
+    from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
 
 Clock = Callable[[], datetime]
 
@@ -106,27 +112,30 @@ def run_command(
     now: Clock = utc_now,
     stdout: TextIO | None = None,
     stdin: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> int:
     """`bulk-assign run`: validate, then reassign every valid row at the allowed pace."""
     stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
+    settings, sources = pinned_connection(settings, os.environ if environ is None else environ)
     plan = plan_run(settings)
-    # The plan comes first, so a production confirmation is given knowing what it costs.
-    print(plan_text(plan), file=stdout)
-    if not settings.dry_run:
-        confirm_production(settings, plan.count, yes=yes, stdin=stdin, stdout=stdout)
+    show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout)
+    client = None if settings.dry_run else _client(settings)  # a bad profile: no folder left
     folder = prepare_run_dir(settings.out_dir, settings.input_path, started)
-    write_record(folder, {
+    record: dict[str, Any] = {
         "tool_version": __version__,
         "started_at": iso(started),
         "input": str(settings.input_path.resolve()),
         "input_sha256": plan.input_sha256,
         "settings": settings.to_json(),
-    })
+        "sources": sources,
+    }
+    write_record(folder, record)
     print(f"Run folder: {folder}", file=stdout)
-    if settings.dry_run:
+    if client is None:
         return _dry_run(plan, folder, started=started, now=now, stdout=stdout)
-    return execute(plan, folder, started=started, now=now, quiet=quiet, stdout=stdout)
+    return execute(plan, folder, client=client, record=record, started=started, now=now,
+                   quiet=quiet, stdout=stdout)
 
 
 def resume_command(
@@ -143,28 +152,39 @@ def resume_command(
     """`bulk-assign resume`: send only the rows of a run that have no final outcome."""
     stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
-    plan = plan_resume(run_dir, profile=profile, endpoint_url=endpoint_url)
+    plan, record = plan_resume(run_dir, profile=profile, endpoint_url=endpoint_url)
     print(f"Run folder: {run_dir}", file=stdout)
     print(f"Resuming: {len(plan.earlier)} row(s) already final, {plan.count} to send "
           f"({len(plan.sent_before)} of them re-read first: a write may have landed).",
           file=stdout)
-    print(plan_text(plan), file=stdout)
-    confirm_production(plan.settings, plan.count, yes=yes, stdin=stdin, stdout=stdout)
-    return execute(plan, run_dir, started=started, now=now, quiet=quiet, stdout=stdout)
+    show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout)
+    return execute(plan, run_dir, client=_client(plan.settings), record=record,
+                   started=started, now=now, quiet=quiet, stdout=stdout)
 
 
-def confirm_production(settings: RunSettings, rows: int, *, yes: bool, stdin: TextIO,
-                       stdout: TextIO) -> None:
-    """`--catalog AWS` is production: the user types the row count back, or passes --yes."""
-    if settings.catalog != "AWS" or yes or rows == 0:
+def _client(settings: RunSettings) -> PartnerCentralSellingAPIClient:
+    from bulk_assign.client import make_client  # boto3 import costs ~0.3 s: only when needed
+
+    return make_client(settings, pool_size=settings.worker_count)
+
+
+def show_plan_and_confirm(plan: RunPlan, *, yes: bool, stdin: TextIO, stdout: TextIO) -> None:
+    """Print the plan; `--catalog AWS` is production: the user types the row count back, or
+    passes --yes. The plan and the question go to the terminal (stderr), so a redirected
+    stdout never hides a question."""
+    rows, settings = plan.count, plan.settings
+    asks = settings.catalog == "AWS" and not yes and rows > 0 and not settings.dry_run
+    print(plan_text(plan), file=sys.stderr if asks else stdout, flush=True)
+    if not asks:
         return
     if not stdin.isatty():
         raise UsageError(
             "--catalog AWS changes production opportunities and there is no terminal to "
             f"confirm on; pass --yes to send {rows} row(s) anyway. Nothing was sent."
         )
-    print(f"--catalog AWS: this reassigns {rows} PRODUCTION opportunities.", file=stdout)
-    print(f"Type {rows} to continue, anything else to stop: ", end="", file=stdout, flush=True)
+    print(f"--catalog AWS: this reassigns {rows} PRODUCTION opportunities.", file=sys.stderr)
+    print(f"Type {rows} to continue, anything else to stop: ", end="", file=sys.stderr,
+          flush=True)
     answer = stdin.readline().strip().replace(",", "")
     if answer != str(rows):
         raise UsageError("not confirmed; nothing was sent.")
@@ -187,6 +207,8 @@ def plan_text(plan: RunPlan) -> str:
             "quota (shared with CRM integrations). The run stops with QuotaExhausted when it is "
             "spent; `bulk-assign resume` it the next day."
         )
+    for name, (before, after) in plan.overrides.items():
+        lines.append(f"  {name} changed from {before} to {after} for this resume.")
     if settings.dry_run:
         lines.append("  Dry run: nothing will be sent.")
     return "\n".join(lines)
@@ -224,13 +246,15 @@ def _dry_run(plan: RunPlan, folder: Path, *, started: datetime, now: Clock,
     return exit_code_for(summary)
 
 
-def execute(plan: RunPlan, folder: Path, *, started: datetime, now: Clock, quiet: bool,
+def execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClient,
+            record: dict[str, Any], started: datetime, now: Clock, quiet: bool,
             stdout: TextIO) -> int:
     """Send the plan's rows, write every file, and say how the run ended."""
-    from bulk_assign.client import make_client  # boto3 import costs ~0.3 s: only when needed
-
     settings = plan.settings
-    client = make_client(settings, pool_size=settings.worker_count)
+    index = history.started(record, command=plan.command, at=iso(started),
+                            endpoint=str(client.meta.endpoint_url),
+                            overrides={k: v[1] for k, v in plan.overrides.items()})
+    write_record(folder, record)
     journal = Journal(folder / JOURNAL)
     with run_log(folder), precise_scheduling(), progress_bar(plan.count, quiet=quiet) as bar:
         runner = Runner(settings, client, journal, sent_before=plan.sent_before,
@@ -238,39 +262,42 @@ def execute(plan: RunPlan, folder: Path, *, started: datetime, now: Clock, quiet
         with stop_on_signals(runner.guard, stdout=stdout):
             report = runner.run(plan.jobs())
     journal.close()
+    outcomes = {**plan.earlier, **report.outcomes}
+    code = _exit_code(plan, outcomes, report)
+    history.finished(record, index, at=iso(now()), exit_code=code,
+                     running_seconds=report.wall_seconds, calls=report.calls.as_dict())
+    write_record(folder, record)
     head = _summary_head(plan, started, now)
-    head.update(_run_facts(report, endpoint=str(client.meta.endpoint_url), folder=folder))
-    summary = write_outputs(OutputPaths.in_folder(folder), plan.validation,
-                            {**plan.earlier, **report.outcomes}, head)
-    print(format_summary(summary), file=stdout)
+    head.update(history.totals(record, changed=_count(outcomes, Status.SUCCEEDED),
+                               unchanged=_count(outcomes, Status.UNCHANGED)))
+    head["endpoint"] = str(client.meta.endpoint_url)
+    head["stop"] = None if report.stop is None else {
+        "reason": str(report.stop.reason), "detail": report.stop.sentence(),
+        "resume": f"bulk-assign resume {folder}"}
+    summary = write_outputs(OutputPaths.in_folder(folder), plan.validation, outcomes, head)
+    _say(format_summary(summary), stdout)
     if report.stop is not None:
-        print("\n" + stop_advice(report.stop, folder), file=stdout)
-    print(f"\nRun folder: {folder}", file=stdout)
-    if report.stop is None:
-        return exit_code_for(summary)
-    return EXIT_INTERRUPTED if report.stop.reason is StopReason.INTERRUPTED else EXIT_ABORTED
+        _say("\n" + stop_advice(report.stop, folder), stdout)
+    _say(f"\nRun folder: {folder}", stdout)
+    return code
 
 
-def _run_facts(report: RunReport, *, endpoint: str, folder: Path) -> dict[str, Any]:
-    changed = report.statuses.get("SUCCEEDED", 0)
-    calls = report.calls
-    return {
-        "endpoint": endpoint,
-        "wall_seconds": round(report.wall_seconds, 3),
-        "calls": {
-            "write": calls.write,
-            "read": calls.read,
-            "throttled": calls.throttled,
-            "throttled_write": calls.throttled_write,
-            "throttled_read": calls.throttled_read,
-            "changed": changed,
-            "unchanged": report.statuses.get("UNCHANGED", 0),
-            "writes_per_changed": round(calls.write / changed, 3) if changed else None,
-        },
-        "effective_writes_per_second": round(calls.write / report.wall_seconds, 3)
-        if report.wall_seconds > 0 else None,
-        "stop": None if report.stop is None else {
-            "reason": str(report.stop.reason), "detail": report.stop.sentence(),
-            "resume": f"bulk-assign resume {folder}",
-        },
-    }
+def _exit_code(plan: RunPlan, outcomes: dict[int, RowOutcome], report: RunReport) -> int:
+    if report.stop is not None:
+        interrupted = report.stop.reason is StopReason.INTERRUPTED
+        return EXIT_INTERRUPTED if interrupted else EXIT_ABORTED
+    held = plan.validation.counts()
+    if held.get(str(Status.INVALID)) or any(o.status not in OK_STATUSES
+                                            for o in outcomes.values()):
+        return EXIT_ROWS_FAILED
+    return EXIT_OK
+
+
+def _count(outcomes: dict[int, RowOutcome], status: Status) -> int:
+    return sum(o.status is status for o in outcomes.values())
+
+
+def _say(text: str, stdout: TextIO) -> None:
+    """Print, unless the terminal is gone (SIGHUP): the files already hold everything."""
+    with contextlib.suppress(OSError):
+        print(text, file=stdout, flush=True)

@@ -69,6 +69,8 @@ class RowAssigner:
         self._on_write_throttled = on_write_throttled
         self._now_iso = now_iso
         self._sent_before = sent_before
+        #: Owners read before the pool started (the preflight probe): the rows' pre-read.
+        self.prefetched: dict[int, Contact | None] = {}
 
     def assign(self, job: Job) -> RowOutcome:
         """Do one row and say how it ended. Never raises."""
@@ -89,7 +91,8 @@ class RowAssigner:
     def _pre_read_then_write(self, row: _Row) -> RowOutcome:
         job = row.job
         if self._settings.pre_read or row.sent_before:
-            owner = self._read_owner(job)
+            owner = (self.prefetched.pop(job.row) if job.row in self.prefetched
+                     else self.read_owner(job))
             if owned_by(owner, job.assignee):
                 return self._already_owned(row)
             if not row.sent_before:
@@ -119,7 +122,7 @@ class RowAssigner:
         job = row.job
         self._guard.check()
         if row.ambiguous:
-            if owned_by(self._read_owner(job), job.assignee):
+            if owned_by(self.read_owner(job), job.assignee):
                 return self._already_owned(row)
             row.ambiguous = False
         self._journal.sending(job.row, row.previous_owner, self._now_iso())
@@ -143,11 +146,11 @@ class RowAssigner:
     def _landed_after_all(self, row: _Row) -> bool:
         """The last attempt may have landed: one more read decides."""
         try:
-            return owned_by(self._read_owner(row.job), row.job.assignee)
+            return owned_by(self.read_owner(row.job), row.job.assignee)
         except Exception:
             return False
 
-    def _read_owner(self, job: Job) -> Contact | None:
+    def read_owner(self, job: Job) -> Contact | None:
         for attempt in retrying(max_attempts=self._settings.max_attempts,
                                 stop_event=self._guard.event):
             with attempt:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from bulk_assign import __version__, app, template
+from bulk_assign.console import interrupt_on_signals
 from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError
 from bulk_assign.rules import CATALOGS
 from bulk_assign.settings import RunSettings, default
@@ -233,7 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("botocore", "boto3", "urllib3"):
         logging.getLogger(name).setLevel(quiet_level)
     try:
-        return _dispatch(args)
+        with interrupt_on_signals():
+            return _dispatch(args)
     except BulkAssignError as exc:
         if args.verbose:
             logging.exception("details")

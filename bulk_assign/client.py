@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 import botocore.exceptions as bce
@@ -50,6 +50,27 @@ def make_client(settings: RunSettings, *, pool_size: int) -> PartnerCentralSelli
     return session.client(
         "partnercentral-selling", endpoint_url=settings.endpoint_url, config=config
     )
+
+
+#: Where botocore takes an endpoint from when no --endpoint-url is given, in its order.
+ENDPOINT_VARIABLES: Final = ("AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING", "AWS_ENDPOINT_URL")
+
+
+def pinned_connection(settings: RunSettings,
+                      environ: Mapping[str, str]) -> tuple[RunSettings, dict[str, str]]:
+    """The endpoint and profile this run talks to, made explicit (and where each came from),
+    so that run.json records them and a resume goes to the same place whatever its shell has.
+    """
+    endpoint, profile = settings.endpoint_url, settings.profile
+    sources = {"endpoint_url": "--endpoint-url", "profile": "--profile"}
+    if endpoint is None:
+        found = next((name for name in ENDPOINT_VARIABLES if environ.get(name)), None)
+        endpoint = environ[found] if found else None
+        sources["endpoint_url"] = found or f"the AWS endpoint of {settings.region}"
+    if profile is None:
+        profile = environ.get("AWS_PROFILE") or None
+        sources["profile"] = "AWS_PROFILE" if profile else "the default credential chain"
+    return settings.replace(endpoint_url=endpoint, profile=profile), sources
 
 
 def current_owner(team: list[dict[str, Any]]) -> Contact | None:

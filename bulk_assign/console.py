@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -22,6 +23,8 @@ from bulk_assign.results import RowOutcome
 from bulk_assign.runner import Tally
 
 RUN_LOG = "run.log"
+#: Signals that stop a run cleanly: Ctrl-C, `kill`, and a closed terminal or SSH session.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextmanager
@@ -61,6 +64,10 @@ class ProgressListener:
         self._show_counts = not bar.disable
 
     def row_finished(self, outcome: RowOutcome, tally: Tally) -> None:
+        with contextlib.suppress(OSError):  # a closed terminal must not stop a worker
+            self._render(tally)
+
+    def _render(self, tally: Tally) -> None:
         if self._show_counts:
             ok = tally.statuses["SUCCEEDED"] + tally.statuses["UNCHANGED"]
             rate = tally.calls.write / max(tally.elapsed, 1e-9)
@@ -103,8 +110,9 @@ def precise_scheduling(seconds: float = 0.0005) -> Iterator[None]:
 
 @contextmanager
 def stop_on_signals(guard: RunGuard, *, stdout: TextIO) -> Iterator[None]:
-    """First Ctrl-C / SIGTERM: stop dispatching, finish calls in flight, write everything.
-    Second: leave at once (the journal already holds every finished row)."""
+    """First Ctrl-C / SIGTERM / SIGHUP (a closed terminal or SSH session): stop dispatching,
+    finish calls in flight, write everything. Second: leave at once (the journal already holds
+    every finished row)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -120,7 +128,26 @@ def stop_on_signals(guard: RunGuard, *, stdout: TextIO) -> Iterator[None]:
               file=stdout, flush=True)
         guard.interrupted(name)
 
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def interrupt_on_signals() -> Iterator[None]:
+    """Outside a run, SIGTERM and SIGHUP interrupt like Ctrl-C (exit 130 with a word, nothing
+    half-written) instead of killing the process silently; a run installs its own handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:

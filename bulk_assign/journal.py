@@ -4,7 +4,10 @@ Two kinds of line, each flushed and fsynced before the call it guards goes on:
 - `sending`: a write is about to leave for this row (with the owner seen before it), so a run
   killed mid-call knows to re-read that opportunity instead of writing it blind;
 - `outcome`: the row's outcome. The last outcome of a row wins.
-A line cut short by `kill -9` is ignored on reading.
+A line cut short by `kill -9` (the file's last, without its newline) is ignored on reading and
+cut off before the next run appends. Any other line that is not a well-formed record stops
+`load` with JournalDamaged: the journal is the only record of what was done (and of the owners
+to undo), so a damaged one is never guessed around.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,12 +38,8 @@ class Journal:
         self._sync_lock = threading.Lock()
         self._written = 0  # lines handed to the OS
         self._synced = 0  # lines known to be on disk
+        _drop_cut_tail(path)
         self._fh: TextIO = path.open("a", encoding="utf-8")
-        if self._fh.tell() > 0 and not _ends_with_newline(path):
-            # A kill -9 cut the last line short: start ours on a line of their own, or the
-            # first record of this run would be glued to the cut one and lost with it.
-            self._fh.write("\n")
-            self._fh.flush()
 
     def sending(self, row: int, previous_owner: Contact | None, at: str) -> None:
         owner = None if previous_owner is None else previous_owner.__dict__
@@ -75,10 +74,17 @@ class Journal:
             self._fh.close()
 
 
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
+def _drop_cut_tail(path: Path) -> None:
+    """A kill -9 cut the last line short: remove it, or the first record of this run would be
+    glued to it. It held nothing that counts: a `sending` line is on disk before its write
+    leaves, and a row whose outcome line was cut still has its `sending` line (re-read first).
+    """
+    if not path.exists():
+        return
+    with path.open("r+b") as fh:
+        data = fh.read()
+        if data and not data.endswith(b"\n"):
+            fh.truncate(data.rfind(b"\n") + 1)
 
 
 @dataclass
@@ -92,23 +98,64 @@ class JournalState:
     in_flight: set[int] = field(default_factory=set)
 
 
-def load(path: Path) -> JournalState:
+class JournalDamaged(ValueError):
+    """A journal line that is not a well-formed record (`line` is 1-based)."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(f"line {line}: {problem}")
+        self.line = line
+        self.problem = problem
+
+
+def load(path: Path, *, rows: Container[int] | None = None) -> JournalState:
+    """Read a journal. Raises JournalDamaged for a line that is not a well-formed record (or
+    names a row not in `rows`); the last line, cut short by a kill -9, is ignored."""
     state = JournalState()
     if not path.exists():
         return state
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # the line a kill -9 cut short
-            row = int(record.get("row", 0))
-            if record.get("event") == "sending":
-                owner = record.get("previous_owner")
-                # The first pre-read is the one from before any of our writes.
-                state.sent.setdefault(row, Contact(**owner) if owner else None)
-                state.in_flight.add(row)
-            elif record.get("event") == "outcome":
-                state.outcomes[row] = RowOutcome.from_json(record)
-                state.in_flight.discard(row)
+    lines = path.read_bytes().split(b"\n")
+    # The last piece is "" after the final newline, or the line a kill -9 cut short.
+    for number, raw in enumerate(lines[:-1], start=1):
+        record = _record(raw, number, rows)
+        try:
+            _apply(state, record)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise JournalDamaged(number, f"impossible values ({exc})") from None
     return state
+
+
+def _record(raw: bytes, number: int, rows: Container[int] | None) -> dict[str, Any]:
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        raise JournalDamaged(number, "not a journal record (damaged or overwritten)") from None
+    if not isinstance(record, dict) or record.get("event") not in ("sending", "outcome"):
+        raise JournalDamaged(number, "not a journal record (no 'sending' or 'outcome' event)")
+    row = record.get("row")
+    if not isinstance(row, int) or isinstance(row, bool) or row < 2:
+        raise JournalDamaged(number, f"row {row!r} is not a data row number")
+    if rows is not None and row not in rows:
+        raise JournalDamaged(number, f"row {row} is not a valid row of the run's input")
+    return record
+
+
+def _apply(state: JournalState, record: dict[str, Any]) -> None:
+    row = record["row"]
+    if record["event"] == "sending":
+        # The first pre-read is the one from before any of our writes.
+        state.sent.setdefault(row, _contact(record.get("previous_owner")))
+        state.in_flight.add(row)
+        return
+    outcome = RowOutcome.from_json(record)
+    if outcome.attempts < 0:
+        raise ValueError(f"attempts {outcome.attempts}")
+    state.outcomes[row] = outcome
+    state.in_flight.discard(row)
+
+
+def _contact(owner: Any) -> Contact | None:
+    if owner is None:
+        return None
+    if not isinstance(owner, dict):
+        raise TypeError("previous_owner is not an object")
+    return Contact(**owner)

@@ -138,6 +138,12 @@ class CallCounts:
     def throttled(self) -> int:
         return self.throttled_write + self.throttled_read
 
+    def as_dict(self) -> dict[str, int]:
+        with self._lock:
+            return {"write": self.write, "read": self.read,
+                    "throttled_write": self.throttled_write,
+                    "throttled_read": self.throttled_read}
+
     def add(self, *, write: bool, throttled: bool = False) -> None:
         """One call left (`throttled=False`), or one came back throttled."""
         name = ("throttled_" if throttled else "") + ("write" if write else "read")

@@ -31,7 +31,10 @@ def prepare_run_dir(out: Path | None, input_path: Path, now: datetime) -> Path:
     folder = out if out is not None else default_run_dir(input_path, now)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out {folder}: is a file; name a folder for the run's files.")
-    if folder.exists() and (folder / RUN_RECORD).exists():
+    # A run.json alone is a run that stopped before its first call (a bad profile, a refused
+    # confirmation): nothing to resume, so the folder may be used again.
+    happened = any((folder / name).exists() for name in ("journal.jsonl", "results.csv"))
+    if folder.exists() and (folder / RUN_RECORD).exists() and happened:
         raise UsageError(
             f"--out {folder}: already holds a run; continue it with `bulk-assign resume {folder}` "
             "or pick another folder."
@@ -68,4 +71,12 @@ def read_record(folder: Path) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: cannot be read ({exc}); the run folder is damaged.") from exc
+    shape = {"input": str, "input_sha256": str, "settings": dict}
+    wrong = [key for key, kind in shape.items()
+             if not isinstance(data, dict) or not isinstance(data.get(key), kind)]
+    if wrong:
+        raise UsageError(
+            f"{path}: is damaged ({', '.join(wrong)} missing or of the wrong kind); start a new "
+            "run with the same input (rows already in place come out UNCHANGED)."
+        )
     return data

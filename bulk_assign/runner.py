@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Protocol
 
 from bulk_assign.assigner import RowAssigner
@@ -25,6 +26,7 @@ from bulk_assign.guard import RunGuard, RunStopping, Stop
 from bulk_assign.journal import Journal
 from bulk_assign.pacer import Pacer
 from bulk_assign.pool import run_pool
+from bulk_assign.preflight import PROBE_ROWS, probe
 from bulk_assign.results import CallCounts, Contact, Job, RowOutcome
 from bulk_assign.settings import RunSettings
 from bulk_assign.timestamps import now_iso
@@ -106,8 +108,12 @@ class Runner:
     def run(self, jobs: Iterable[Job]) -> RunReport:
         """Work through `jobs`; returns once every worker is done."""
         self._started = self._clock()
+        pending = iter(jobs)
+        first = list(islice(pending, PROBE_ROWS))
         with paced(self.client, writes=self._take_write_token, reads=self._take_read_token):
-            unsent = run_pool(jobs, self._do_row, workers=self.settings.worker_count,
+            self._probe(first)
+            unsent = run_pool(chain(first, pending), self._do_row,
+                              workers=self.settings.worker_count,
                               stopping=lambda: self.guard.stopping)
         if unsent:
             skipped = [self._assigner.skipped(job, self.guard.reason) for job in unsent]
@@ -117,6 +123,23 @@ class Runner:
         return RunReport(outcomes=self.outcomes, calls=self.calls,
                          wall_seconds=self._clock() - self._started, stop=self.guard.stop_info,
                          statuses=self._statuses)
+
+    def _probe(self, first: list[Job]) -> None:
+        """Check the first rows exist at this endpoint; their pre-read is done by the way."""
+        if not self.settings.pre_read:
+            return  # a run that reads nothing: its first writes will tell
+
+        def read(job: Job) -> None:
+            self._assigner.prefetched[job.row] = self._assigner.read_owner(job)
+
+        try:
+            stop = probe(read, first,
+                         endpoint=str(self.client.meta.endpoint_url),
+                         catalog=self.settings.catalog)
+        except RunStopping:
+            return  # the guard knows why
+        if stop is not None:
+            self.guard.stop(stop)
 
     def _take_write_token(self) -> None:
         if self.guard.stopping or not self.pacer.writes.acquire():

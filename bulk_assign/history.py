@@ -1,0 +1,53 @@
+"""A run's invocations (the first `run` and each `resume`), kept in run.json, and the run-wide
+figures summary.json reports from them: calls, time running, first start and last finish.
+
+An invocation is recorded when it starts and completed when it ends; one killed with kill -9
+stays without an end, and still counts as started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+CALL_KEYS = ("write", "read", "throttled_write", "throttled_read")
+
+
+def started(record: dict[str, Any], *, command: str, at: str, **facts: Any) -> int:
+    """Add an invocation to `record` (run.json's content); returns its index."""
+    invocations = record.setdefault("invocations", [])
+    invocations.append({"command": command, "started_at": at, "finished_at": None,
+                        "exit_code": None, "running_seconds": None, "calls": None, **facts})
+    return len(invocations) - 1
+
+
+def finished(record: dict[str, Any], index: int, *, at: str, exit_code: int,
+             running_seconds: float, calls: Mapping[str, int]) -> None:
+    record["invocations"][index].update(
+        finished_at=at, exit_code=exit_code, running_seconds=round(running_seconds, 3),
+        calls={key: int(calls[key]) for key in CALL_KEYS})
+
+
+def totals(record: Mapping[str, Any], *, changed: int, unchanged: int) -> dict[str, Any]:
+    """The run-wide figures over every invocation recorded so far."""
+    invocations = list(record.get("invocations", []))
+    calls = {key: 0 for key in CALL_KEYS}
+    for invocation in invocations:
+        for key in CALL_KEYS:
+            calls[key] += int((invocation.get("calls") or {}).get(key, 0))
+    running = sum(float(i.get("running_seconds") or 0) for i in invocations)
+    ends = [i["finished_at"] for i in invocations if i.get("finished_at")]
+    return {
+        "started_at": invocations[0]["started_at"] if invocations else None,
+        "finished_at": max(ends) if ends else None,
+        "wall_seconds": round(running, 3),
+        "calls": {
+            **calls,
+            "throttled": calls["throttled_write"] + calls["throttled_read"],
+            "changed": changed,
+            "unchanged": unchanged,
+            "writes_per_changed": round(calls["write"] / changed, 3) if changed else None,
+        },
+        "effective_writes_per_second": round(calls["write"] / running, 3) if running else None,
+        "invocations": invocations,
+    }

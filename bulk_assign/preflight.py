@@ -1,0 +1,47 @@
+"""Before the first row: is this the service the plan was made for?
+
+The first few rows' opportunities are read (read bucket, the same pre-read every row gets).
+When none of them exists there, the run is talking to the wrong endpoint, region or catalog
+(a resume in a shell without the run's endpoint variable, say): it stops before any row is
+marked final, instead of turning every row into a final ResourceNotFoundException.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from bulk_assign.guard import RunStopping, Stop, StopReason
+from bulk_assign.results import Job
+from bulk_assign.retry import error_code
+
+#: How many rows the probe reads at most.
+PROBE_ROWS: Final = 3
+NOT_FOUND: Final = "ResourceNotFoundException"
+
+
+def probe(read: Callable[[Job], object], jobs: Sequence[Job], *, endpoint: str,
+          catalog: str) -> Stop | None:
+    """Read `jobs` until one opportunity is found; a Stop when none of them exists.
+
+    Any other failure is left to the rows themselves (the guard already stops the run for
+    rejected credentials).
+    """
+    for job in jobs:
+        try:
+            read(job)
+        except RunStopping:
+            raise
+        except Exception as exc:
+            if error_code(exc) == NOT_FOUND:
+                continue
+        return None
+    if not jobs:
+        return None
+    return Stop(
+        StopReason.ABORTED,
+        f"none of the first {len(jobs)} opportunities was found at {endpoint} (catalog "
+        f"{catalog}): this looks like the wrong endpoint, region or catalog",
+        "Check --endpoint-url, --region and --catalog (resume takes --endpoint-url and "
+        "--profile), or the identifiers; no row was marked final and nothing was changed",
+    )
