@@ -27,6 +27,7 @@ from bulk_assign.report import OutputPaths, format_summary, write_outputs
 from bulk_assign.results import OK_STATUSES, Contact, Job, RowOutcome, Status
 from bulk_assign.retry import is_resumable_code
 from bulk_assign.runfolder import prepare_run_dir, read_record, sha256_of, write_record
+from bulk_assign.runlock import hold_run_folder
 from bulk_assign.runner import Runner, RunReport, StopReason
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 from bulk_assign.validator import DEFAULT_TITLE, Validation, validate
@@ -117,32 +118,35 @@ def run_command(
     if not settings.dry_run:
         confirm_production(settings, jobs_count, yes=yes, stdin=stdin, stdout=stdout)
     folder = prepare_run_dir(settings.out_dir, settings.input_path, started)
-    digest = sha256_of(settings.input_path)
-    write_record(folder, {
-        "tool_version": __version__,
-        "started_at": iso(started),
-        "input": str(settings.input_path.resolve()),
-        "input_sha256": digest,
-        "settings": settings.to_json(),
-    })
-    print(f"Run folder: {folder}", file=stdout)
-    if settings.dry_run:
-        outcomes = {
-            job.row: RowOutcome(row=job.row, status=Status.DRY_RUN,
-                                error_message="valid: would be sent")
-            for job in validation.jobs()
-        }
-        summary = write_outputs(
-            OutputPaths.in_folder(folder), validation, outcomes,
-            _summary_head("run", settings, table, started, now, sha256=digest),
+    with hold_run_folder(folder, command="run", new_run=True) as held:
+        if held.warning:
+            print(held.warning, file=stdout)
+        digest = sha256_of(settings.input_path)
+        write_record(folder, {
+            "tool_version": __version__,
+            "started_at": iso(started),
+            "input": str(settings.input_path.resolve()),
+            "input_sha256": digest,
+            "settings": settings.to_json(),
+        })
+        print(f"Run folder: {folder}", file=stdout)
+        if settings.dry_run:
+            outcomes = {
+                job.row: RowOutcome(row=job.row, status=Status.DRY_RUN,
+                                    error_message="valid: would be sent")
+                for job in validation.jobs()
+            }
+            summary = write_outputs(
+                OutputPaths.in_folder(folder), validation, outcomes,
+                _summary_head("run", settings, table, started, now, sha256=digest),
+            )
+            print(format_summary(summary), file=stdout)
+            return exit_code_for(summary)
+        return _execute(
+            settings, validation, folder, jobs=validation.jobs(), jobs_count=jobs_count,
+            previous={}, sent_before={}, started=started, now=now, quiet=quiet, stdout=stdout,
+            command="run", sha256=digest,
         )
-        print(format_summary(summary), file=stdout)
-        return exit_code_for(summary)
-    return _execute(
-        settings, validation, folder, jobs=validation.jobs(), jobs_count=jobs_count,
-        previous={}, sent_before={}, started=started, now=now, quiet=quiet, stdout=stdout,
-        command="run", sha256=digest,
-    )
 
 
 def resume_command(
@@ -160,40 +164,43 @@ def resume_command(
     stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
     record = read_record(run_dir)
-    settings = RunSettings.from_json(record["settings"])
-    settings = settings.but(input_path=Path(record["input"]), out_dir=run_dir)
-    if profile is not None:
-        settings = settings.but(profile=profile)
-    if endpoint_url is not None:
-        settings = settings.but(endpoint_url=endpoint_url)
-    if not settings.input_path.is_file():
-        raise UsageError(
-            f"{settings.input_path}: the run's input file is gone; put it back where it was "
-            "to resume (the run folder records its path and checksum)."
+    with hold_run_folder(run_dir, command="resume") as held:
+        if held.warning:
+            print(held.warning, file=stdout)
+        settings = RunSettings.from_json(record["settings"])
+        settings = settings.but(input_path=Path(record["input"]), out_dir=run_dir)
+        if profile is not None:
+            settings = settings.but(profile=profile)
+        if endpoint_url is not None:
+            settings = settings.but(endpoint_url=endpoint_url)
+        if not settings.input_path.is_file():
+            raise UsageError(
+                f"{settings.input_path}: the run's input file is gone; put it back where it was "
+                "to resume (the run folder records its path and checksum)."
+            )
+        digest = sha256_of(settings.input_path)
+        if digest != record["input_sha256"]:
+            raise UsageError(
+                f"{settings.input_path}: changed since the run started (checksum differs); resume "
+                "needs the same file. Start a new run with the changed file instead."
+            )
+        table = read_table(settings.input_path, sheet=settings.sheet)
+        validation = validate(table, catalog=settings.catalog, default_title=settings.default_title)
+        state = load(run_dir / JOURNAL)
+        final = {row for row, o in state.outcomes.items() if _is_final(o)}
+        pending = [job for job in validation.jobs() if job.row not in final]
+        previous = {row: o for row, o in state.outcomes.items() if row in final}
+        sent_before = {row: owner for row, owner in state.sent.items() if row not in final}
+        print(f"Run folder: {run_dir}", file=stdout)
+        print(f"Resuming: {len(final)} row(s) already final, {len(pending)} to send "
+              f"({len(sent_before)} of them re-read first: a write may have landed).", file=stdout)
+        print(plan_text(settings, validation, len(pending)), file=stdout)
+        confirm_production(settings, len(pending), yes=yes, stdin=stdin, stdout=stdout)
+        return _execute(
+            settings, validation, run_dir, jobs=pending, jobs_count=len(pending), previous=previous,
+            sent_before=sent_before, started=started, now=now, quiet=quiet, stdout=stdout,
+            command="resume", sha256=digest,
         )
-    digest = sha256_of(settings.input_path)
-    if digest != record["input_sha256"]:
-        raise UsageError(
-            f"{settings.input_path}: changed since the run started (checksum differs); resume "
-            "needs the same file. Start a new run with the changed file instead."
-        )
-    table = read_table(settings.input_path, sheet=settings.sheet)
-    validation = validate(table, catalog=settings.catalog, default_title=settings.default_title)
-    state = load(run_dir / JOURNAL)
-    final = {row for row, o in state.outcomes.items() if _is_final(o)}
-    pending = [job for job in validation.jobs() if job.row not in final]
-    previous = {row: o for row, o in state.outcomes.items() if row in final}
-    sent_before = {row: owner for row, owner in state.sent.items() if row not in final}
-    print(f"Run folder: {run_dir}", file=stdout)
-    print(f"Resuming: {len(final)} row(s) already final, {len(pending)} to send "
-          f"({len(sent_before)} of them re-read first: a write may have landed).", file=stdout)
-    print(plan_text(settings, validation, len(pending)), file=stdout)
-    confirm_production(settings, len(pending), yes=yes, stdin=stdin, stdout=stdout)
-    return _execute(
-        settings, validation, run_dir, jobs=pending, jobs_count=len(pending), previous=previous,
-        sent_before=sent_before, started=started, now=now, quiet=quiet, stdout=stdout,
-        command="resume", sha256=digest,
-    )
 
 
 def _is_final(outcome: RowOutcome) -> bool:

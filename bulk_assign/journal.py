@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bulk_assign.results import Contact, RowOutcome
+from bulk_assign.runfolder import open_private_append
 
 JOURNAL = "journal.jsonl"
 
@@ -35,7 +36,7 @@ class Journal:
         self._sync_lock = threading.Lock()
         self._written = 0  # lines handed to the OS
         self._synced = 0  # lines known to be on disk
-        self._fh: TextIO = path.open("a", encoding="utf-8")
+        self._fh: TextIO = open_private_append(path)  # 0600: it holds staff emails
         if self._fh.tell() > 0 and not _ends_with_newline(path):
             # A kill -9 cut the last line short: start ours on a line of their own, or the
             # first record of this run would be glued to the cut one and lost with it.
