@@ -45,10 +45,7 @@ def prepare_run_dir(out: Path | None, input_path: Path, now: datetime) -> Path:
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out {folder}: is a file; name a folder for the run's files.")
     if folder.exists() and (folder / RUN_RECORD).exists():
-        raise UsageError(
-            f"--out {folder}: already holds a run; continue it with `bulk-assign resume {folder}` "
-            "or pick another folder."
-        )
+        raise UsageError(_holds_a_run(folder))
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         _make_private_dir(folder)
@@ -59,6 +56,17 @@ def prepare_run_dir(out: Path | None, input_path: Path, now: datetime) -> Path:
     except OSError as exc:
         raise UsageError(f"--out {folder}: cannot create the folder ({exc.strerror}).") from exc
     return folder
+
+
+def _holds_a_run(folder: Path) -> str:
+    from bulk_assign.runlock import lock_holder  # runlock builds on this module
+
+    holder = lock_holder(folder)
+    if holder is not None:
+        return (f"--out {folder}: holds a run that is in use by {holder.describe()}; pick "
+                "another folder. Nothing was sent.")
+    return (f"--out {folder}: already holds a run; continue it with `bulk-assign resume "
+            f"{folder}` or pick another folder.")
 
 
 def _new_default_dir(input_path: Path, now: datetime) -> Path:

@@ -89,6 +89,10 @@ def test_a_second_resume_is_refused_at_once_while_the_first_goes_on(
         assert f"bulk-assign resume {folder} --quiet" in message
         assert f"since {holder.since}" in message
 
+        # A new run into that folder is refused too, naming the same holder.
+        with pytest.raises(UsageError, match=f"in use by pid {first.pid} on "):
+            app.run_command(settings(source, other.url, folder), quiet=True)
+
         # As a user types it in a second terminal: exit 2 while the first still runs.
         second_log = tmp_path / "second.log"
         second = tool_process(["resume", str(folder), "--quiet", "--endpoint-url", other.url],
