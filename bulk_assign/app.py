@@ -37,7 +37,8 @@ from bulk_assign.plan import RunPlan, plan_resume, plan_run
 from bulk_assign.reader import InputTable, read_table
 from bulk_assign.report import OutputPaths, format_summary, write_outputs
 from bulk_assign.results import OK_STATUSES, RowOutcome, Status
-from bulk_assign.runfolder import prepare_run_dir, sha256_of, write_record
+from bulk_assign.runfolder import prepare_run_dir, read_record, sha256_of, write_record
+from bulk_assign.runlock import HeldRunFolder, hold_run_folder
 from bulk_assign.runner import Runner, RunReport
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 from bulk_assign.timestamps import iso, utc_now
@@ -122,6 +123,17 @@ def run_command(
     show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout)
     client = None if settings.dry_run else _client(settings)  # a bad profile: no folder left
     folder = prepare_run_dir(settings.out_dir, settings.input_path, started)
+    with hold_run_folder(folder, command="run", new_run=True) as held:
+        return _start(plan, folder, held, client=client, sources=sources, started=started,
+                      now=now, quiet=quiet, stdout=stdout)
+
+
+def _start(plan: RunPlan, folder: Path, held: HeldRunFolder, *,
+           client: PartnerCentralSellingAPIClient | None, sources: dict[str, str],
+           started: datetime, now: Clock, quiet: bool, stdout: TextIO) -> int:
+    settings = plan.settings
+    if held.warning:
+        print(held.warning, file=stdout)
     record: dict[str, Any] = {
         "tool_version": __version__,
         "started_at": iso(started),
@@ -152,6 +164,16 @@ def resume_command(
     """`bulk-assign resume`: send only the rows of a run that have no final outcome."""
     stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
+    read_record(run_dir)  # a run folder at all? (before a lock file is made in it)
+    with hold_run_folder(run_dir, command="resume") as held:
+        if held.warning:
+            print(held.warning, file=stdout)
+        return _resume(run_dir, profile=profile, endpoint_url=endpoint_url, yes=yes,
+                       quiet=quiet, started=started, now=now, stdout=stdout, stdin=stdin)
+
+
+def _resume(run_dir: Path, *, profile: str | None, endpoint_url: str | None, yes: bool,
+            quiet: bool, started: datetime, now: Clock, stdout: TextIO, stdin: TextIO) -> int:
     plan, record = plan_resume(run_dir, profile=profile, endpoint_url=endpoint_url)
     print(f"Run folder: {run_dir}", file=stdout)
     print(f"Resuming: {len(plan.earlier)} row(s) already final, {plan.count} to send "

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from bulk_assign.errors import EXIT_INTERRUPTED
 from bulk_assign.guard import RunGuard, Stop
 from bulk_assign.results import RowOutcome
+from bulk_assign.runfolder import touch_private
 from bulk_assign.runner import Tally
 
 RUN_LOG = "run.log"
@@ -31,6 +32,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def run_log(folder: Path) -> Iterator[None]:
     """Send the run's events to run.log (rows by number and Identifier only: no PII)."""
     logger = logging.getLogger("bulk_assign.run")
+    touch_private(folder / RUN_LOG)  # FileHandler would create it with the umask's mode
     handler = logging.FileHandler(folder / RUN_LOG, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)

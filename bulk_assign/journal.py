@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bulk_assign.results import Contact, RowOutcome
+from bulk_assign.runfolder import open_private_append
 
 JOURNAL = "journal.jsonl"
 
@@ -39,7 +40,7 @@ class Journal:
         self._written = 0  # lines handed to the OS
         self._synced = 0  # lines known to be on disk
         _drop_cut_tail(path)
-        self._fh: TextIO = path.open("a", encoding="utf-8")
+        self._fh: TextIO = open_private_append(path)  # 0600: it holds staff emails
 
     def sending(self, row: int, previous_owner: Contact | None, at: str) -> None:
         owner = None if previous_owner is None else previous_owner.__dict__

@@ -1,13 +1,13 @@
 """The files an analyst acts on: results.csv, failed.csv, rollback.csv and summary.json.
 
-Every file is written to a temporary name and `os.replace`d, so a crash never leaves half a
-file. CSVs are UTF-8 with BOM (Excel opens them right) and formula-injection safe.
+Every file is written through `runfolder`'s atomic writers (temporary name, fsync, `os.replace`,
+mode 0600), so a crash never leaves half a file and only its owner can read it. CSVs are UTF-8
+with BOM (Excel opens them right) and formula-injection safe.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +19,7 @@ import pandas as pd
 
 from bulk_assign import fields
 from bulk_assign.results import FAILED_STATUSES, RowOutcome, Status
+from bulk_assign.runfolder import atomic_text, write_atomic
 from bulk_assign.validator import Validation
 
 RESULT_COLUMNS: Final = (
@@ -85,26 +86,16 @@ WRITE_CHUNK_ROWS: Final = 100_000
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write `frame` as an Excel-friendly, formula-safe CSV, atomically."""
-    tmp = path.with_name(path.name + ".tmp")
     header = [escape_header(c) for c in frame.columns]
-    with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+    with atomic_text(path, encoding="utf-8-sig", newline="") as fh:
         for start in range(0, max(len(frame), 1), WRITE_CHUNK_ROWS):
             safe = escape_formulas(frame.iloc[start : start + WRITE_CHUNK_ROWS])
             safe.to_csv(fh, index=False, header=header if start == 0 else False,
                         lineterminator="\r\n")
-    _fsync_replace(tmp, path)
 
 
 def write_json(data: Mapping[str, Any], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    _fsync_replace(tmp, path)
-
-
-def _fsync_replace(tmp: Path, path: Path) -> None:
-    with tmp.open("rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def results_frame(validation: Validation, outcomes: Mapping[int, RowOutcome]) -> pd.DataFrame:
