@@ -4,9 +4,11 @@ another writer in the same account."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import random
 import re
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -24,8 +26,15 @@ RATE = 20.0
 
 
 def test_writes_arrive_at_the_allowed_pace(tmp_path: Path) -> None:
-    """60 rows at 20 writes/s, 10-30 ms latency: the service sees ~20 accepted writes/s and
-    almost no throttle. The emulator runs in its own process, as AWS would."""
+    """60 rows at 20 writes/s, 10-30 ms latency: the service sees the writes arrive one interval
+    apart and almost none throttled. The emulator runs in its own process, as AWS would.
+
+    The median gap between arrivals is the tool's own spacing: (1 + 1%) / Q plus half a
+    millisecond, so 1.02 / Q, which the README's wall / ((N-1)/Q) ~1.025 reflects. Load on the
+    machine barely moves it (1.02-1.06 over two dozen runs at load 6-14 on 2 cores), so its
+    bounds are tight. The whole run's pace also pays for the throttles that arrival jitter
+    causes on a loaded machine (0.80-0.97 of Q, up to 7 of 67 writes throttled, in those same
+    runs); its bounds are what such a machine reliably achieves."""
     options = ("--generate", "60", "--write-rate", str(RATE), "--read-rate", "200",
                "--read-burst", "20", "--latency-ms", "20", "--jitter-ms", "10", "--quiet")
     source = write_input(tmp_path / "in.csv", 60)
@@ -36,10 +45,14 @@ def test_writes_arrive_at_the_allowed_pace(tmp_path: Path) -> None:
     assert result.statuses() == {"SUCCEEDED": 60}
     figures = write_figures(seen["calls"])
     assert figures.accepted == 60
-    pace = (figures.accepted - 1) / (figures.last - figures.first)
-    # Tolerant bounds: CI machines are shared; the benchmark measures this precisely.
-    assert RATE * 0.85 <= pace <= RATE * 1.05, f"accepted writes/s {pace:.2f}"
-    assert figures.throttled_share <= 0.08, f"{figures.throttled} of {figures.writes} throttled"
+    arrivals = sorted(c["t"] for c in calls(seen, "AssignOpportunity"))
+    gap = statistics.median(b - a for a, b in itertools.pairwise(arrivals)) * RATE
+    # Below 1.0 the tool sends faster than allowed; above 1.08 it leaves quota unused.
+    assert 1.0 <= gap <= 1.08, f"median gap between writes {gap:.3f} / Q"
+    pace = (figures.accepted - 1) / (figures.last - figures.first) / RATE
+    # The emulator's burst-1 bucket caps the accepted pace at Q.
+    assert 0.75 <= pace <= 1.005, f"accepted writes/s {pace * RATE:.2f}"
+    assert figures.throttled_share <= 0.15, f"{figures.throttled} of {figures.writes} throttled"
 
 
 def _rival(url: str, stop: threading.Event, rate: float) -> None:

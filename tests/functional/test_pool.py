@@ -1,17 +1,19 @@
 """The worker pool: a row whose outcome cannot be recorded stops the run cleanly, and the
-pool holds no more rows in flight than it has workers."""
+service sees as many calls at once as the pool has workers, never more."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from functional_support import applied_writes, fast, generated, resume, run, settings
 
 from benchmarks.support import write_input
 from bulk_assign.emulator import Emulator
+from bulk_assign.emulator.service import Reply, Service
 from bulk_assign.journal import Journal
 from bulk_assign.results import RowOutcome
 
@@ -48,31 +50,46 @@ def test_a_journal_that_cannot_be_written_aborts_the_run_and_loses_no_row(
     assert set(applied_writes(emu.state()).values()) == {1}
 
 
-def test_no_more_rows_are_in_flight_than_workers(
-    emulator: Callable[..., Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+class InFlight:
+    """Counts the API calls the emulator is answering at once: the service's own view."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    def wrap(self, call: Callable[..., Reply]) -> Callable[..., Reply]:
+        def counted(*args: Any, **kwargs: Any) -> Reply:
+            with self._lock:
+                self.now += 1
+                self.peak = max(self.peak, self.now)
+            try:
+                return call(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.now -= 1
+
+        return counted
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_the_workers_overlap_and_never_exceed_their_number(
+    emulator: Callable[..., Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    workers: int,
 ) -> None:
-    emu = emulator(generated(40), **fast(latency_ms=20))
-    source = write_input(tmp_path / "in.csv", 40)
-    in_flight = [0]
-    peak = [0]
-    lock = threading.Lock()
-    real_sending = Journal.sending
-
-    def sending(self: Journal, row: int, *args: object, **kwargs: object) -> None:
-        with lock:
-            in_flight[0] += 1
-            peak[0] = max(peak[0], in_flight[0])
-        real_sending(self, row, *args, **kwargs)  # type: ignore[arg-type]
-
-    real_finished = Journal.finished
-
-    def finished(self: Journal, outcome: RowOutcome) -> None:
-        with lock:
-            in_flight[0] -= 1
-        real_finished(self, outcome)
-
-    monkeypatch.setattr(Journal, "sending", sending)
-    monkeypatch.setattr(Journal, "finished", finished)
-    result = run(settings(source, emu.url, tmp_path / "run", workers=3))
-    assert result.statuses() == {"SUCCEEDED": 40}
-    assert 1 <= peak[0] <= 3
+    """Every call takes 80 ms and the pace allows hundreds a second, so the pool must have
+    exactly `workers` calls at the service at once at some point, and never more."""
+    rows = 8 * workers
+    in_flight = InFlight()
+    monkeypatch.setattr(Service, "call", in_flight.wrap(Service.call))
+    emu = emulator(generated(rows), **fast(latency_ms=80))
+    source = write_input(tmp_path / "in.csv", rows)
+    result = run(settings(source, emu.url, tmp_path / "run", workers=workers, max_tps=500.0,
+                          read_tps=500.0))
+    assert result.statuses() == {"SUCCEEDED": rows}
+    assert in_flight.now == 0
+    assert in_flight.peak == workers, f"{in_flight.peak} calls at once with {workers} workers"
+    # Each row took one pre-read and one write, so the count covered every call of the run.
+    state = emu.state()
+    assert len(state["calls"]) == 2 * rows
+    assert set(applied_writes(state).values()) == {1}

@@ -1,4 +1,5 @@
-"""The write pace: exact token-bucket spacing and the AIMD control loop, on a fake clock."""
+"""The write pace: exact token-bucket spacing on a fake clock, and what the AIMD control loop
+promises (bounds, slowing down, recovering, lone throttles cheap) whatever the history."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from bulk_assign.pacer import (
     DECREASE,
     DECREASE_ISOLATED,
     FLOOR_SHARE,
-    ISOLATION_WINDOW,
     PACE_MARGIN,
     PACE_MARGIN_SECONDS,
     REACT_WINDOW,
@@ -151,34 +151,6 @@ def test_pacer_starts_at_the_maximum_and_success_there_changes_nothing() -> None
     assert pacer.write_rate == 1.0 and changes == []
 
 
-class Model:
-    """The control law as the pacer's docstring states it, step by step."""
-
-    def __init__(self, max_tps: float) -> None:
-        self.max_tps = max_tps
-        self.rate = max_tps
-        self.since_throttle = ISOLATION_WINDOW
-        self.since_decrease = REACT_WINDOW
-
-    def throttled(self) -> None:
-        lone = self.since_throttle >= ISOLATION_WINDOW
-        self.since_throttle = 0
-        if lone:
-            factor = DECREASE_ISOLATED
-        elif self.since_decrease >= REACT_WINDOW:
-            factor = DECREASE
-        else:
-            self.since_decrease += 1
-            return
-        self.since_decrease = 0
-        self.rate = max(self.max_tps * FLOOR_SHARE, self.rate * factor)
-
-    def succeeded(self) -> None:
-        self.since_throttle += 1
-        self.since_decrease += 1
-        self.rate = min(self.max_tps, self.rate + STEP * self.max_tps)
-
-
 def test_a_lone_throttle_costs_a_small_decrease_and_a_quick_recovery() -> None:
     pacer, changes = _pacer(2.0)
     pacer.throttled()
@@ -237,24 +209,111 @@ def test_recovery_adds_one_step_per_success_and_never_passes_the_maximum() -> No
     assert pacer.writes.rate == 1.0
 
 
-@given(
-    max_tps=st.floats(min_value=0.1, max_value=20),
-    events=st.lists(st.booleans(), max_size=300),
-)
-def test_any_sequence_keeps_the_rate_within_floor_and_maximum(
+
+
+# --- Pacer properties: what the control loop promises, whatever the history ---------------
+#
+# Each promise states its own numbers; none repeats how the pacer computes the next rate.
+
+#: Consecutive throttles that at least halve the rate, from any history (unless at the floor).
+HALVED_WITHIN = 45
+#: Consecutive throttles that bring any rate down to the floor.
+FLOOR_WITHIN = 160
+#: Consecutive successes that bring any rate back to the maximum.
+RECOVERED_WITHIN = 50
+#: Results after a throttle over which its cost (the rate given up) is added up.
+COST_HORIZON = 100
+#: What a lone throttle after a quiet spell (jitter, not another writer) may cost at most:
+#: a fifth of one write, as shares of the maximum rate given up per result.
+LONE_COST_AT_MOST = 0.2
+
+max_rates = st.floats(min_value=0.1, max_value=20)
+#: Write results, True for a throttle: spells of one kind, so that histories reach the floor
+#: and the maximum as well as everything between.
+histories = st.lists(
+    st.tuples(st.booleans(), st.integers(min_value=1, max_value=80)), max_size=25
+).map(lambda spells: [throttled for throttled, n in spells for _ in range(n)])
+
+
+def _fed(max_tps: float, history: list[bool]) -> tuple[Pacer, list[tuple[float, float]]]:
+    pacer, changes = _pacer(max_tps)
+    for throttled in history:
+        pacer.throttled() if throttled else pacer.succeeded()
+    return pacer, changes
+
+
+def _cost(pacer: Pacer, events: list[bool]) -> float:
+    """Share of the maximum rate given up, summed over `events` and the successes after."""
+    lost = 0.0
+    for throttled in [*events, *[False] * COST_HORIZON]:
+        pacer.throttled() if throttled else pacer.succeeded()
+        lost += (pacer.max_tps - pacer.write_rate) / pacer.max_tps
+    return lost
+
+
+@given(max_tps=max_rates, events=histories)
+def test_any_history_keeps_the_rate_within_floor_and_maximum(
     max_tps: float, events: list[bool]
 ) -> None:
     pacer, changes = _pacer(max_tps)
-    model = Model(max_tps)
+    assert 0 < pacer.floor < max_tps
     for throttled in events:
-        if throttled:
-            pacer.throttled()
-            model.throttled()
-        else:
-            pacer.succeeded()
-            model.succeeded()
-        assert pacer.write_rate == pytest.approx(model.rate)
-        assert pacer.floor - 1e-12 <= pacer.write_rate <= max_tps
-        assert pacer.writes.rate == pacer.write_rate
-    for old, new in changes:
-        assert old != new
+        before = pacer.write_rate
+        pacer.throttled() if throttled else pacer.succeeded()
+        rate = pacer.write_rate
+        assert pacer.floor - 1e-12 <= rate <= max_tps
+        assert pacer.writes.rate == rate  # the bucket paces at the rate the loop chose
+        # A throttle never speeds us up; a success never slows us down.
+        assert rate <= before if throttled else rate >= before
+    # Every change was reported, in order, and the last report is the rate now.
+    for (_, new), (old, _) in itertools.pairwise(changes):
+        assert old == new
+    assert all(old != new for old, new in changes)
+    assert (changes[-1][1] if changes else max_tps) == pacer.write_rate
+
+
+@given(max_tps=max_rates, history=histories)
+def test_sustained_throttling_halves_the_rate_then_reaches_the_floor(
+    max_tps: float, history: list[bool]
+) -> None:
+    pacer, _ = _fed(max_tps, history)
+    start = pacer.write_rate
+    for _ in range(HALVED_WITHIN):
+        pacer.throttled()
+    assert pacer.write_rate <= max(pacer.floor, start / 2) + 1e-12
+    for _ in range(FLOOR_WITHIN - HALVED_WITHIN):
+        pacer.throttled()
+    assert pacer.write_rate == pytest.approx(pacer.floor)
+
+
+def test_the_first_throttle_after_a_quiet_spell_slows_down_at_once() -> None:
+    pacer, _ = _fed(2.0, [False] * 100)
+    pacer.throttled()
+    assert pacer.write_rate < 2.0
+
+
+@given(max_tps=max_rates, history=st.one_of(histories, st.just([True] * FLOOR_WITHIN)))
+def test_a_run_of_successes_brings_the_rate_back_to_the_maximum(
+    max_tps: float, history: list[bool]
+) -> None:
+    pacer, _ = _fed(max_tps, history)
+    for _ in range(RECOVERED_WITHIN):
+        pacer.succeeded()
+    assert pacer.write_rate == max_tps
+    assert pacer.writes.rate == max_tps
+
+
+@given(max_tps=max_rates, history=histories, burst=st.integers(min_value=2, max_value=60))
+def test_a_lone_throttle_costs_less_than_a_burst_of_them(
+    max_tps: float, history: list[bool], burst: int
+) -> None:
+    """From the same quiet state (any history, then a spell of successes), one throttle gives
+    up less of the rate than a burst of throttles does; a burst of a dozen or more costs
+    clearly more."""
+    quiet = [*history, *[False] * RECOVERED_WITHIN]
+    lone = _cost(_fed(max_tps, quiet)[0], [True])
+    bursty = _cost(_fed(max_tps, quiet)[0], [True] * burst)
+    assert 0 < lone <= LONE_COST_AT_MOST
+    assert lone <= bursty
+    if burst >= 12:
+        assert bursty >= 2 * lone
