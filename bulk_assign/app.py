@@ -29,7 +29,7 @@ from bulk_assign.retry import is_resumable_code
 from bulk_assign.runfolder import prepare_run_dir, read_record, sha256_of, write_record
 from bulk_assign.runner import Runner, RunReport, StopReason
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
-from bulk_assign.validator import DEFAULT_TITLE, Validation, validate
+from bulk_assign.validator import Validation, validate
 
 Clock = Callable[[], datetime]
 
@@ -66,7 +66,7 @@ def validate_command(
     catalog: str | None,
     sheet: str | None = None,
     out: Path | None = None,
-    default_title: str = DEFAULT_TITLE,
+    allow_other_titles: bool = False,
     now: Clock = utc_now,
     stdout: TextIO | None = None,
 ) -> int:
@@ -77,7 +77,7 @@ def validate_command(
     table = read_table(input_path, sheet=sheet)
     folder = prepare_run_dir(out, input_path, started)
     print(f"Run folder: {folder}", file=stdout)
-    validation = validate(table, catalog=catalog, default_title=default_title)
+    validation = validate(table, catalog=catalog, allow_other_titles=allow_other_titles)
     summary = write_outputs(
         OutputPaths.in_folder(folder),
         validation,
@@ -110,7 +110,8 @@ def run_command(
     stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
     table = read_table(settings.input_path, sheet=settings.sheet)
-    validation = validate(table, catalog=settings.catalog, default_title=settings.default_title)
+    validation = validate(table, catalog=settings.catalog,
+                          allow_other_titles=settings.allow_other_titles)
     jobs_count = int(validation.status.eq(Status.VALID).sum())
     # The plan comes first, so a production confirmation is given knowing what it costs.
     print(plan_text(settings, validation, jobs_count), file=stdout)
@@ -178,7 +179,8 @@ def resume_command(
             "needs the same file. Start a new run with the changed file instead."
         )
     table = read_table(settings.input_path, sheet=settings.sheet)
-    validation = validate(table, catalog=settings.catalog, default_title=settings.default_title)
+    validation = validate(table, catalog=settings.catalog,
+                          allow_other_titles=settings.allow_other_titles)
     state = load(run_dir / JOURNAL)
     final = {row for row, o in state.outcomes.items() if _is_final(o)}
     pending = [job for job in validation.jobs() if job.row not in final]
