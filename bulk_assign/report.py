@@ -176,36 +176,33 @@ class Rollback:
 
 def rollback_plan(validation: Validation, outcomes: Mapping[int, RowOutcome]) -> Rollback:
     """What puts every opportunity this run changed back to its previous owner."""
-    values = validation.values
-    lines: list[tuple[str, ...]] = []
-    sources: list[int] = []
+    changed = [o for o in outcomes.values() if o.status is Status.SUCCEEDED]
+    where = validation.values.loc[[o.row for o in changed], [fields.IDENTIFIER, fields.CATALOG]]
     refused: list[dict[str, Any]] = []
-    for outcome in outcomes.values():
-        if outcome.status is not Status.SUCCEEDED:
-            continue
-        identifier = str(values.at[outcome.row, fields.IDENTIFIER])
+    lines: list[tuple[str, ...]] = []
+    sources: list[tuple[int, str]] = []
+    for outcome, identifier, catalog in zip(changed, where[fields.IDENTIFIER].tolist(),
+                                            where[fields.CATALOG].tolist(), strict=True):
         owner = outcome.previous_owner
         if owner is None:
             reason = outcome.not_undoable or "previous owner unknown (run with the pre-read on)"
             refused.append({"row": outcome.row, "identifier": identifier, "reason": reason})
             continue
-        lines.append((
-            identifier, str(values.at[outcome.row, fields.CATALOG]), owner.email,
-            owner.first_name, owner.last_name, owner.phone, owner.business_title,
-        ))
-        sources.append(outcome.row)
+        lines.append((identifier, catalog, owner.email, owner.first_name, owner.last_name,
+                      owner.phone, owner.business_title))
+        sources.append((outcome.row, identifier))
     frame = pd.DataFrame(lines, columns=list(ROLLBACK_COLUMNS), dtype=object)
     if not lines:
         return Rollback(frame=frame, not_undoable=refused)
     check = _validate_rollback(frame)
     sendable = check.status.ne(Status.INVALID).to_numpy()
-    for source, message in zip(np.asarray(sources)[~sendable].tolist(),
-                               check.error_message[~sendable].tolist(), strict=True):
+    for position in np.flatnonzero(~sendable).tolist():
+        row, identifier = sources[position]
         refused.append({
-            "row": source,
-            "identifier": str(values.at[source, fields.IDENTIFIER]),
-            "reason": f"the previous owner cannot be sent back as recorded ({message}); "
-            "restore it in Partner Central by hand",
+            "row": row,
+            "identifier": identifier,
+            "reason": "the previous owner cannot be sent back as recorded "
+            f"({check.error_message.iat[position]}); restore it in Partner Central by hand",
         })
     refused.sort(key=lambda item: int(item["row"]))
     return Rollback(frame=frame.loc[sendable].reset_index(drop=True), not_undoable=refused)
