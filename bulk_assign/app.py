@@ -42,7 +42,7 @@ from bulk_assign.runlock import HeldRunFolder, hold_run_folder
 from bulk_assign.runner import Runner, RunReport
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 from bulk_assign.timestamps import iso, utc_now
-from bulk_assign.validator import DEFAULT_TITLE, validate
+from bulk_assign.validator import validate
 
 if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
@@ -74,7 +74,7 @@ def validate_command(
     catalog: str | None,
     sheet: str | None = None,
     out: Path | None = None,
-    default_title: str = DEFAULT_TITLE,
+    allow_other_titles: bool = False,
     now: Clock = utc_now,
     stdout: TextIO | None = None,
 ) -> int:
@@ -85,7 +85,7 @@ def validate_command(
     table = read_table(input_path, sheet=sheet)
     folder = prepare_run_dir(out, input_path, started)
     print(f"Run folder: {folder}", file=stdout)
-    validation = validate(table, catalog=catalog, default_title=default_title)
+    validation = validate(table, catalog=catalog, allow_other_titles=allow_other_titles)
     summary = write_outputs(
         OutputPaths.in_folder(folder),
         validation,

@@ -13,7 +13,7 @@ from typing import TypeAlias
 from bulk_assign import __version__, app, template
 from bulk_assign.console import interrupt_on_signals
 from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError
-from bulk_assign.rules import CATALOGS
+from bulk_assign.rules import CATALOGS, OWNER_TITLE, canonical_catalog
 from bulk_assign.settings import RunSettings, default
 
 _EPILOG_MAIN = """\
@@ -39,9 +39,9 @@ def _wrap(text: str) -> str:
 
 
 def _catalog(value: str) -> str:
-    for catalog in CATALOGS:
-        if value.casefold() == catalog.casefold():
-            return catalog
+    catalog = canonical_catalog(value)
+    if catalog is not None:
+        return catalog
     raise argparse.ArgumentTypeError(f"must be {' or '.join(CATALOGS)}, not {value!r}")
 
 
@@ -72,9 +72,12 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                         "(default: the first sheet)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="folder for the run's files "
                         "(default: runs/<input name>-<UTC time>/)")
-    parser.add_argument("--default-title", default=default("default_title"), metavar="T",
-                        help="BusinessTitle for rows that leave it blank (default "
-                        "%(default)s)")
+    parser.add_argument("--allow-other-titles", action="store_true",
+                        help="send a BusinessTitle column's other titles as they are (that "
+                        "assignee joins the team, the owner does not change). Without it every "
+                        f"row is sent as {OWNER_TITLE}, the owner, and other BusinessTitle values "
+                        "are INVALID. Title and Job Title columns are job titles: echoed, not "
+                        "sent")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,7 +253,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
         return app.validate_command(
             input_path=args.input, catalog=args.catalog, sheet=args.sheet, out=args.out,
-            default_title=args.default_title,
+            allow_other_titles=args.allow_other_titles,
         )
     if args.command == "template":
         path = template.write_template(args.out, xlsx=args.xlsx)
@@ -263,7 +266,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             catalog=args.catalog,
             sheet=args.sheet,
             out_dir=args.out,
-            default_title=args.default_title,
+            allow_other_titles=args.allow_other_titles,
             dry_run=args.dry_run,
             max_tps=args.max_tps,
             read_tps=args.read_tps,

@@ -18,12 +18,12 @@ from botocore.config import Config
 from bulk_assign import __version__
 from bulk_assign.errors import UsageError
 from bulk_assign.results import Contact
+from bulk_assign.rules import OWNER_TITLE
 from bulk_assign.settings import RunSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
 
-OWNER_TITLE = "PartnerAccountManager"
 SERVICE = "partnercentral-selling"
 
 
@@ -74,11 +74,16 @@ def pinned_connection(settings: RunSettings,
 
 
 def current_owner(team: list[dict[str, Any]]) -> Contact | None:
-    """The opportunity's owner: the PartnerAccountManager member, else the first, else none."""
+    """The opportunity's owner: the team member whose BusinessTitle is PartnerAccountManager.
+
+    With no such member the opportunity has no owner (None), whoever else is on the team: a
+    SolutionsArchitect alone is not an owner, and assigning the opportunity to them still
+    takes a write.
+    """
     for member in team:
         if member.get("BusinessTitle") == OWNER_TITLE:
             return Contact.from_api(member)
-    return Contact.from_api(team[0]) if team else None
+    return None
 
 
 def owned_by(owner: Contact | None, assignee: Contact) -> bool:

@@ -16,7 +16,6 @@ CATALOG: Final = "Catalog"
 #: Canonical field order, as in `bulk-assign template` and rollback.csv.
 FIELDS: Final = (IDENTIFIER, CATALOG, EMAIL, FIRST_NAME, LAST_NAME, PHONE, BUSINESS_TITLE)
 REQUIRED: Final = (IDENTIFIER, EMAIL, FIRST_NAME, LAST_NAME)
-ASSIGNEE_FIELDS: Final = (EMAIL, FIRST_NAME, LAST_NAME, BUSINESS_TITLE, PHONE)
 
 _ALIASES: Final[dict[str, tuple[str, ...]]] = {
     IDENTIFIER: (
@@ -26,7 +25,9 @@ _ALIASES: Final[dict[str, tuple[str, ...]]] = {
     EMAIL: ("Email", "Assignee Email", "Email Address", "Owner Email", "E-mail", "Assignee"),
     FIRST_NAME: ("FirstName", "First Name", "Given Name", "Assignee First Name"),
     LAST_NAME: ("LastName", "Last Name", "Surname", "Family Name", "Assignee Last Name"),
-    BUSINESS_TITLE: ("BusinessTitle", "Title", "Job Title", "Business Title"),
+    # Only the API's own name: a "Title" or "Job Title" column holds job titles ("Senior Account
+    # Manager"), and sent as BusinessTitle they would add a team member instead of an owner.
+    BUSINESS_TITLE: ("BusinessTitle", "Business Title"),
     PHONE: ("Phone", "Phone Number", "Mobile", "Mobile Phone", "Telephone"),
     CATALOG: ("Catalog",),
 }

@@ -173,4 +173,5 @@ def is_final(outcome: RowOutcome) -> bool:
 
 def _validated(settings: RunSettings) -> Validation:
     table = read_table(settings.input_path, sheet=settings.sheet)
-    return validate(table, catalog=settings.catalog, default_title=settings.default_title)
+    return validate(table, catalog=settings.catalog,
+                    allow_other_titles=settings.allow_other_titles)

@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from bulk_assign import fields
+from bulk_assign.reader import InputTable
 from bulk_assign.results import FAILED_STATUSES, RowOutcome, Status
 from bulk_assign.runfolder import atomic_text, write_atomic
-from bulk_assign.validator import Validation
+from bulk_assign.validator import Validation, validate
 
 RESULT_COLUMNS: Final = (
     "row", "status", "error_class", "error_message", "attempts", "request_id", "finished_at",
@@ -151,38 +152,60 @@ def failed_frame(results: pd.DataFrame, validation: Validation) -> pd.DataFrame:
     return out
 
 
-def rollback_frame(validation: Validation, outcomes: Mapping[int, RowOutcome]) -> pd.DataFrame:
-    """An input file that puts every changed opportunity back to its previous owner."""
-    values = validation.values
-    lines = []
-    for outcome in outcomes.values():
+@dataclass(frozen=True)
+class Rollback:
+    """rollback.csv's rows, and the changed opportunities it cannot put back, with the reason.
+
+    Every row of `frame` passes the tool's own validation, so rollback.csv run as it is has no
+    INVALID row: a previous owner the API recorded without a name, say, is listed in
+    `not_undoable` instead of becoming a row the tool would refuse on the way back.
+    """
+
+    frame: pd.DataFrame
+    not_undoable: list[dict[str, Any]]
+
+
+def rollback_plan(validation: Validation, outcomes: Mapping[int, RowOutcome]) -> Rollback:
+    """What puts every opportunity this run changed back to its previous owner."""
+    changed = [o for o in outcomes.values() if o.status is Status.SUCCEEDED]
+    where = validation.values.loc[[o.row for o in changed], [fields.IDENTIFIER, fields.CATALOG]]
+    refused: list[dict[str, Any]] = []
+    lines: list[tuple[str, ...]] = []
+    sources: list[tuple[int, str]] = []
+    for outcome, identifier, catalog in zip(changed, where[fields.IDENTIFIER].tolist(),
+                                            where[fields.CATALOG].tolist(), strict=True):
         owner = outcome.previous_owner
-        if outcome.status is not Status.SUCCEEDED or owner is None:
+        if owner is None:
+            reason = (outcome.not_undoable_reason
+                      or "previous owner unknown (run with the pre-read on)")
+            refused.append({"row": outcome.row, "identifier": identifier, "reason": reason})
             continue
-        lines.append(
-            (
-                values.at[outcome.row, fields.IDENTIFIER], values.at[outcome.row, fields.CATALOG],
-                owner.email, owner.first_name, owner.last_name, owner.phone,
-                owner.business_title,
-            )
-        )
-    return pd.DataFrame(lines, columns=list(ROLLBACK_COLUMNS))
+        lines.append((identifier, catalog, owner.email, owner.first_name, owner.last_name,
+                      owner.phone, owner.business_title))
+        sources.append((outcome.row, identifier))
+    frame = pd.DataFrame(lines, columns=list(ROLLBACK_COLUMNS), dtype=object)
+    if not lines:
+        return Rollback(frame=frame, not_undoable=refused)
+    check = _validate_rollback(frame)
+    sendable = check.status.ne(Status.INVALID).to_numpy()
+    for position in np.flatnonzero(~sendable).tolist():
+        row, identifier = sources[position]
+        refused.append({
+            "row": row,
+            "identifier": identifier,
+            "reason": "the previous owner cannot be sent back as recorded "
+            f"({check.error_message.iat[position]}); restore it in Partner Central by hand",
+        })
+    refused.sort(key=lambda item: int(item["row"]))
+    return Rollback(frame=frame.loc[sendable].reset_index(drop=True), not_undoable=refused)
 
 
-def not_undoable(
-    validation: Validation, outcomes: Mapping[int, RowOutcome]
-) -> list[dict[str, Any]]:
-    """SUCCEEDED rows that rollback.csv cannot restore, with the reason."""
-    values = validation.values
-    return [
-        {
-            "row": o.row,
-            "identifier": values.at[o.row, fields.IDENTIFIER],
-            "reason": o.not_undoable_reason or "previous owner unknown (run with the pre-read on)",
-        }
-        for o in outcomes.values()
-        if o.status is Status.SUCCEEDED and o.previous_owner is None
-    ]
+def _validate_rollback(frame: pd.DataFrame) -> Validation:
+    """rollback.csv's rows through the validator the tool will read them back with."""
+    rows = frame.set_axis(pd.RangeIndex(2, 2 + len(frame)), axis=0)
+    table = InputTable(path=Path("rollback.csv"), frame=rows,
+                       columns={name: name for name in ROLLBACK_COLUMNS}, encoding="utf-8")
+    return validate(table, catalog=None)
 
 
 def count_by(results: pd.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
@@ -209,9 +232,9 @@ def write_outputs(
         files["failed"] = str(paths.failed)
     elif paths.failed.exists():
         paths.failed.unlink()  # a resume fixed them all
-    rollback = rollback_frame(validation, outcomes)
-    if len(rollback):
-        write_csv(rollback, paths.rollback)
+    rollback = rollback_plan(validation, outcomes)
+    if len(rollback.frame):
+        write_csv(rollback.frame, paths.rollback)
         files["rollback"] = str(paths.rollback)
     by_status, by_class = count_by(results)
     full = {
@@ -223,7 +246,7 @@ def write_outputs(
         "files": {**files, "summary": str(paths.summary)},
     }
     if outcomes:
-        full["not_undoable"] = not_undoable(validation, outcomes)
+        full["not_undoable"] = rollback.not_undoable
     write_json(full, paths.summary)
     return full
 
@@ -255,7 +278,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             )
     undo = summary.get("not_undoable") or []
     if undo:
-        lines.append(f"Not undoable (no previous owner): {len(undo)} row(s), see summary.json")
+        lines.append(f"Not undoable by rollback.csv: {len(undo)} row(s), see summary.json")
     lines.append("")
     for name, path in summary["files"].items():
         lines.append(f"  {name + ':':<10} {path}")

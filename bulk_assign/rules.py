@@ -20,9 +20,35 @@ SERVICE: Final = "partnercentral-selling"
 OPERATION: Final = "AssignOpportunity"
 #: The catalogs the API accepts (the model only says `[a-zA-Z]+`).
 CATALOGS: Final = ("AWS", "Sandbox")
+#: The BusinessTitle that makes a team member the opportunity's owner ("Use the value
+#: `PartnerAccountManager` to update details of the opportunity owner"). Every other title joins
+#: the team without changing the owner. The one place this value is typed.
+OWNER_TITLE: Final = "PartnerAccountManager"
 
 _LENGTH_ONLY = re.compile(r"\(\?s\)\.\{0,(\d+)\}")
 _LOOKAHEAD_LENGTH = re.compile(r"\(\?=\.\{0,(\d+)\}\$\)")
+
+
+def canonical_catalog(value: str) -> str | None:
+    """The catalog `value` names, case-insensitively, or None when it names none.
+
+    >>> canonical_catalog("sandbox"), canonical_catalog("Prod")
+    ('Sandbox', None)
+    """
+    folded = value.strip().casefold()
+    for catalog in CATALOGS:
+        if catalog.casefold() == folded:
+            return catalog
+    return None
+
+
+def is_owner_title(value: str) -> bool:
+    """Whether a BusinessTitle cell means the owner's title (case and spaces do not count).
+
+    >>> is_owner_title("Partner Account Manager"), is_owner_title("Account Manager")
+    (True, False)
+    """
+    return fields.fold(value) == OWNER_TITLE.casefold()
 
 
 @dataclass(frozen=True)
@@ -60,7 +86,10 @@ def field_rules() -> dict[str, FieldRule]:
         pattern = shape.metadata.get("pattern")
         if pattern is None:
             continue
-        rules[name] = FieldRule(pattern=re.compile(pattern), max_length=_max_length(pattern))
+        # AWS matches with Java regexes, where \d is [0-9]: re.ASCII keeps Python's \d from
+        # accepting Arabic-Indic or other non-ASCII digits the service would refuse.
+        rules[name] = FieldRule(pattern=re.compile(pattern, re.ASCII),
+                                max_length=_max_length(pattern))
     return rules
 
 

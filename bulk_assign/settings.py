@@ -25,7 +25,8 @@ class RunSettings:
     catalog: str
     sheet: str | None = None
     out_dir: Path | None = None
-    default_title: str = "PartnerAccountManager"
+    #: A BusinessTitle column may send titles other than PartnerAccountManager.
+    allow_other_titles: bool = False
     dry_run: bool = False
     max_tps: float = DEFAULT_MAX_TPS
     read_tps: float = 10.0

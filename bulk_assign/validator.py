@@ -9,7 +9,7 @@ carry the first problem as `error_class` and every problem, in plain words, in `
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -19,9 +19,14 @@ import pandas as pd
 from bulk_assign import fields
 from bulk_assign.reader import InputTable
 from bulk_assign.results import Contact, Job, Status
-from bulk_assign.rules import CATALOGS, FieldRule, field_rules
-
-DEFAULT_TITLE: Final = "PartnerAccountManager"
+from bulk_assign.rules import (
+    CATALOGS,
+    OWNER_TITLE,
+    FieldRule,
+    canonical_catalog,
+    field_rules,
+    is_owner_title,
+)
 
 # Codes in the order the spec lists them: error_class is the first that applies.
 MISSING_IDENTIFIER: Final = "MISSING_IDENTIFIER"
@@ -32,13 +37,16 @@ MISSING_FIRST_NAME: Final = "MISSING_FIRST_NAME"
 MISSING_LAST_NAME: Final = "MISSING_LAST_NAME"
 FIELD_TOO_LONG: Final = "FIELD_TOO_LONG"
 INVALID_PHONE: Final = "INVALID_PHONE"
+#: A BusinessTitle other than PartnerAccountManager without --allow-other-titles: the assignee
+#: would join the team and the owner would not change.
+NOT_OWNER_TITLE: Final = "NOT_OWNER_TITLE"
 INVALID_CATALOG: Final = "INVALID_CATALOG"
 CATALOG_MISMATCH: Final = "CATALOG_MISMATCH"
 CONFLICTING_ASSIGNMENT: Final = "CONFLICTING_ASSIGNMENT"
 CODES: Final = (
     MISSING_IDENTIFIER, INVALID_IDENTIFIER, MISSING_EMAIL, INVALID_EMAIL, MISSING_FIRST_NAME,
-    MISSING_LAST_NAME, FIELD_TOO_LONG, INVALID_PHONE, INVALID_CATALOG, CATALOG_MISMATCH,
-    CONFLICTING_ASSIGNMENT,
+    MISSING_LAST_NAME, FIELD_TOO_LONG, INVALID_PHONE, NOT_OWNER_TITLE, INVALID_CATALOG,
+    CATALOG_MISMATCH, CONFLICTING_ASSIGNMENT,
 )
 
 _EXCEL_ERRORS: Final = frozenset(
@@ -50,6 +58,8 @@ _SLOW_START: Final = _EDGE_JUNK + "'"
 _FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
 _PHONE_SEPARATORS: Final = re.compile(r"[\s.\-()\[\]/]")
 _SCIENTIFIC: Final = re.compile(r"\d+(?:[.,]\d+)?[eE]\+?\d+")
+#: "+44 (0)20 ...": the national trunk 0 in brackets after the country code.
+_TRUNK_ZERO: Final = re.compile(r"(?:\+|00)\s*[1-9][0-9]{0,2}[\s.\-]*\(\s*0\s*\)", re.ASCII)
 _PHONE_TEXT: Final = (
     "Phone must be + and the country code, then up to 15 digits in all (e.g. +15550100199)"
 )
@@ -84,7 +94,13 @@ def _unescape(value: str) -> str:
 
 
 def _normalise_phone(value: str) -> str:
-    """`+1 (555) 010-0199` -> `+15550100199`; `0044 20 ...` -> `+4420...`; others unchanged."""
+    """`+1 (555) 010-0199` -> `+15550100199`; `0044 20 ...` -> `+4420...`; others unchanged.
+
+    `+44 (0)20 ...` stays as it is: dropping only the brackets would send the trunk 0 (a wrong
+    number), so the row is refused with a hint instead of guessed at.
+    """
+    if _TRUNK_ZERO.match(value):
+        return value
     if value.startswith("+") or value.startswith("00"):
         value = _PHONE_SEPARATORS.sub("", value)
         if value.startswith("00"):
@@ -93,11 +109,12 @@ def _normalise_phone(value: str) -> str:
 
 
 def _normalise_catalog(value: str) -> str:
-    lowered = value.casefold()
-    for catalog in CATALOGS:
-        if catalog.casefold() == lowered:
-            return catalog
-    return value
+    return canonical_catalog(value) or value
+
+
+def _normalise_title(value: str) -> str:
+    """Blank or any spelling of the owner's title -> `PartnerAccountManager`; others as typed."""
+    return OWNER_TITLE if value == "" or is_owner_title(value) else value
 
 
 @dataclass(frozen=True)
@@ -106,8 +123,6 @@ class _Field:
 
     codes: Codes
     uniques: list[str]
-    #: True when normalising merged no two distinct values, so `codes` already is the key.
-    codes_are_key: bool
 
     @classmethod
     def of(
@@ -128,14 +143,12 @@ class _Field:
             for v in stripped
         ]
         normalised = normalise(cleaned)
-        return cls(codes=codes, uniques=normalised,
-                   codes_are_key=not distinct and normalised == raw_list)
+        return cls(codes=codes, uniques=normalised)
 
     @classmethod
     def absent(cls, rows: int, normalise: Callable[[list[str]], list[str]]) -> _Field:
         """A column the sheet does not have: every row holds the same (empty) value."""
-        return cls(codes=np.zeros(rows, dtype=np.intp), uniques=normalise([""]),
-                   codes_are_key=True)
+        return cls(codes=np.zeros(rows, dtype=np.intp), uniques=normalise([""]))
 
     def rows(self) -> Texts:
         return np.asarray(self.uniques, dtype=object)[self.codes]
@@ -161,17 +174,6 @@ class _Field:
         per_unique = np.fromiter(map(len, self.uniques), dtype=np.int64,
                                  count=len(self.uniques))
         return per_unique[self.codes]
-
-    def key(self, where: Mask | None = None) -> Codes:
-        """Per row (or per row in `where`), a code equal for equal normalised values."""
-        if self.codes_are_key:
-            return self.codes if where is None else self.codes[where]
-        if where is not None:
-            chosen = np.asarray(self.uniques, dtype=object)[self.codes[where]]
-            same, _ = pd.factorize(chosen, use_na_sentinel=False)
-            return same
-        same, _ = pd.factorize(np.asarray(self.uniques, dtype=object), use_na_sentinel=False)
-        return same[self.codes]
 
 
 def _each(normalise: Callable[[str], str]) -> Callable[[list[str]], list[str]]:
@@ -228,21 +230,41 @@ class Validation:
 Message = Callable[[int], str]
 
 
+class _Checks:
+    """The problems found so far: per code, which rows have it and how to say it."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.masks: dict[str, Mask] = {}
+        self.messages: dict[str, Message] = {}
+
+    def add(self, code: str, mask: Mask, message: Message) -> None:
+        self.masks[code] = mask
+        self.messages[code] = message
+
+    def stacked(self) -> Mask:
+        """A row x code table of problems, columns in CODES order."""
+        table: Mask = np.zeros((self.rows, len(CODES)), dtype=bool)
+        for position, code in enumerate(CODES):
+            if code in self.masks:
+                table[:, position] = self.masks[code]
+        return table
+
+
 def validate(
     table: InputTable,
     *,
     catalog: str | None = None,
-    default_title: str = DEFAULT_TITLE,
+    allow_other_titles: bool = False,
 ) -> Validation:
     """Normalise and check every row of `table`.
 
     `catalog` is the run's `--catalog` (None in `validate` without one: rows without a Catalog
-    cell are then not checked for it).
+    cell are then not checked for it). `allow_other_titles`: a BusinessTitle column may send
+    titles other than PartnerAccountManager (those rows add a team member, not an owner).
     """
-    rules = field_rules()
     index = table.frame.index
     n = len(index)
-
     norm: dict[str, Callable[[list[str]], list[str]]] = {
         fields.IDENTIFIER: _identifiers,
         fields.EMAIL: _each(str.lower),
@@ -250,7 +272,7 @@ def validate(
         fields.LAST_NAME: _blank_to(None),
         fields.PHONE: _each(_normalise_phone),
         fields.CATALOG: lambda values: _blank_to(catalog)(_each(_normalise_catalog)(values)),
-        fields.BUSINESS_TITLE: _blank_to(default_title),
+        fields.BUSINESS_TITLE: _each(_normalise_title),
     }
     col = {
         name: _Field.of(table.column(name), norm[name], distinct=name == fields.IDENTIFIER)
@@ -260,51 +282,60 @@ def validate(
     rows = {name: col[name].rows() for name in fields.FIELDS}
     values = pd.DataFrame({name: rows[name] for name in fields.FIELDS}, index=index,
                           dtype=object)
+    checks = _Checks(n)
+    _check_identity(checks, col=col, rows=rows)
+    _check_lengths(checks, col=col)
+    _check_phone_catalog_title(checks, col=col, rows=rows, catalog=catalog,
+                               allow_other_titles=allow_other_titles)
+    keyed = ~checks.masks[MISSING_IDENTIFIER] & ~checks.masks[INVALID_IDENTIFIER]
+    keyed &= ~checks.masks[INVALID_CATALOG]
+    bad: Mask = np.asarray(checks.stacked().any(axis=1), dtype=bool)
+    repeats = _repeats(rows=rows, keyed=keyed, bad=bad, index=index)
+    _check_conflicts(checks, repeats=repeats, index=index)
+    status, error_class, error_message = _verdicts(checks, repeats=repeats, index=index)
+    return Validation(table=table, values=values, status=status, error_class=error_class,
+                      error_message=error_message)
 
-    problems: dict[str, Mask] = {}
-    messages: dict[str, Message] = {}
 
-    # Identifier
+def _check_identity(checks: _Checks, *, col: dict[str, _Field], rows: dict[str, Texts]) -> None:
+    """Identifier, Email and the names."""
+    rules = field_rules()
     ident = rows[fields.IDENTIFIER]
-    problems[MISSING_IDENTIFIER] = col[fields.IDENTIFIER].blank()
-    messages[MISSING_IDENTIFIER] = lambda pos: "Identifier is empty"
-    problems[INVALID_IDENTIFIER] = col[fields.IDENTIFIER].mismatch(rules.get(fields.IDENTIFIER))
-    messages[INVALID_IDENTIFIER] = lambda pos: (
-        "Identifier must be the letter O and 1 to 19 digits, as in Partner Central "
-        "(e.g. O1234567)" + _excel_hint(str(ident[pos]))
+    checks.add(MISSING_IDENTIFIER, col[fields.IDENTIFIER].blank(),
+               lambda pos: "Identifier is empty")
+    checks.add(
+        INVALID_IDENTIFIER, col[fields.IDENTIFIER].mismatch(rules.get(fields.IDENTIFIER)),
+        lambda pos: "Identifier must be the letter O and 1 to 19 digits, as in Partner Central "
+        "(e.g. O1234567)" + _excel_hint(str(ident[pos])),
     )
-
-    # Email
     email = rows[fields.EMAIL]
     email_rule = rules.get(fields.EMAIL)
     email_cap = email_rule.max_length if email_rule and email_rule.max_length else None
-    problems[MISSING_EMAIL] = col[fields.EMAIL].blank()
-    messages[MISSING_EMAIL] = lambda pos: "Email is empty"
-    problems[INVALID_EMAIL] = col[fields.EMAIL].flag(
-        lambda v: v != "" and not (email_cap and len(v) > email_cap) and _fails(v, email_rule)
+    checks.add(MISSING_EMAIL, col[fields.EMAIL].blank(), lambda pos: "Email is empty")
+    checks.add(
+        INVALID_EMAIL,
+        col[fields.EMAIL].flag(
+            lambda v: v != "" and not (email_cap and len(v) > email_cap) and _fails(v, email_rule)
+        ),
+        lambda pos: "Email is not a valid address (expected name@domain.tld, no spaces)"
+        + _excel_hint(str(email[pos]).upper()),
     )
-    messages[INVALID_EMAIL] = lambda pos: (
-        "Email is not a valid address (expected name@domain.tld, no spaces)"
-        + _excel_hint(str(email[pos]).upper())
-    )
-
     # Names: an Excel error where a name should be is no name at all.
     for code, name in ((MISSING_FIRST_NAME, fields.FIRST_NAME),
                        (MISSING_LAST_NAME, fields.LAST_NAME)):
-        problems[code] = col[name].flag(lambda v: v == "" or v in _EXCEL_ERRORS)
-        messages[code] = _name_message(rows[name], name)
+        checks.add(code, col[name].flag(lambda v: v == "" or v in _EXCEL_ERRORS),
+                   _name_message(rows[name], name))
 
-    # Lengths (the Identifier's pattern already caps its length)
+
+def _check_lengths(checks: _Checks, *, col: dict[str, _Field]) -> None:
+    """Length caps from the model (the Identifier's pattern already caps its length)."""
     limits = {
         name: rule.max_length
-        for name, rule in rules.items()
+        for name, rule in field_rules().items()
         if rule.max_length is not None and name != fields.IDENTIFIER
     }
     lengths = {name: col[name].lengths() for name in limits}
     over = {name: lengths[name] > limit for name, limit in limits.items()}
-    problems[FIELD_TOO_LONG] = np.logical_or.reduce(
-        [*over.values(), np.zeros(n, dtype=bool)]
-    )
 
     def too_long(pos: int) -> str:
         return "; ".join(
@@ -313,69 +344,77 @@ def validate(
             if over[name][pos]
         )
 
-    messages[FIELD_TOO_LONG] = too_long
+    checks.add(FIELD_TOO_LONG,
+               np.logical_or.reduce([*over.values(), np.zeros(checks.rows, dtype=bool)]),
+               too_long)
 
-    # Phone
+
+def _check_phone_catalog_title(
+    checks: _Checks, *, col: dict[str, _Field], rows: dict[str, Texts], catalog: str | None,
+    allow_other_titles: bool,
+) -> None:
     phone = rows[fields.PHONE]
-    phone_rule = rules.get(fields.PHONE)
-    problems[INVALID_PHONE] = col[fields.PHONE].mismatch(phone_rule)
-    messages[INVALID_PHONE] = lambda pos: _phone_message(str(phone[pos]))
-
-    # Catalog
+    checks.add(INVALID_PHONE, col[fields.PHONE].mismatch(field_rules().get(fields.PHONE)),
+               lambda pos: _phone_message(str(phone[pos])))
     cat = rows[fields.CATALOG]
-    problems[INVALID_CATALOG] = col[fields.CATALOG].flag(lambda v: v != "" and v not in CATALOGS)
-    messages[INVALID_CATALOG] = lambda pos: (
-        f"Catalog must be {' or '.join(CATALOGS)}" + _excel_hint(str(cat[pos]))
+    checks.add(
+        INVALID_CATALOG, col[fields.CATALOG].flag(lambda v: v != "" and v not in CATALOGS),
+        lambda pos: f"Catalog must be {' or '.join(CATALOGS)}" + _excel_hint(str(cat[pos])),
     )
-    problems[CATALOG_MISMATCH] = col[fields.CATALOG].flag(
-        lambda v: catalog is not None and v in CATALOGS and v != catalog
+    checks.add(
+        CATALOG_MISMATCH,
+        col[fields.CATALOG].flag(lambda v: catalog is not None and v in CATALOGS and v != catalog),
+        lambda pos: f"Catalog {cat[pos]} differs from the run's --catalog {catalog}; split the "
+        "file by catalog",
     )
-    messages[CATALOG_MISMATCH] = lambda pos: (
-        f"Catalog {cat[pos]} differs from the run's --catalog {catalog}; split the file by catalog"
+    title = rows[fields.BUSINESS_TITLE]
+    checks.add(
+        NOT_OWNER_TITLE,
+        col[fields.BUSINESS_TITLE].flag(lambda v: not allow_other_titles and v != OWNER_TITLE),
+        lambda pos: _title_message(str(title[pos])),
     )
 
-    # Repeats: only rows that name an opportunity at all can repeat one.
-    keyed = ~problems[MISSING_IDENTIFIER] & ~problems[INVALID_IDENTIFIER]
-    keyed &= ~problems[INVALID_CATALOG]
-    duplicate_of, conflict_with = _repeats(col, ident, keyed, index)
-    conflict = np.zeros(n, dtype=bool)
-    conflict[index.get_indexer(pd.Index(list(conflict_with)))] = True
-    problems[CONFLICTING_ASSIGNMENT] = conflict
+
+def _check_conflicts(checks: _Checks, *, repeats: _Repeats, index: pd.Index) -> None:
+    conflict = np.zeros(checks.rows, dtype=bool)
+    conflict[index.get_indexer(pd.Index(list(repeats.conflict_with)))] = True
     row_at = np.asarray(index)
 
     def conflict_message(pos: int) -> str:
-        listed = ", ".join(str(r) for r in conflict_with[int(row_at[pos])])
+        listed = ", ".join(str(r) for r in repeats.conflict_with[int(row_at[pos])])
         return (
             f"row(s) {listed} assign the same opportunity to someone else; "
             "keep only the right row, none of them was sent"
         )
 
-    messages[CONFLICTING_ASSIGNMENT] = conflict_message
+    checks.add(CONFLICTING_ASSIGNMENT, conflict, conflict_message)
 
-    stacked: Mask = np.zeros((n, len(CODES)), dtype=bool)
-    for position, code in enumerate(CODES):
-        stacked[:, position] = problems[code]
+
+def _verdicts(
+    checks: _Checks, *, repeats: _Repeats, index: pd.Index
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Status, error_class and error_message per row."""
+    n = checks.rows
+    stacked = checks.stacked()
     bad: Mask = np.asarray(stacked.any(axis=1), dtype=bool)
     statuses = np.full(n, Status.VALID.value, dtype=object)
     classes = np.full(n, "", dtype=object)
     texts = np.full(n, "", dtype=object)
-    repeats = pd.Index(list(duplicate_of))
-    for row, pos in zip(repeats, index.get_indexer(repeats).tolist(), strict=True):
+    later = pd.Index(list(repeats.duplicate_of))
+    for row, pos in zip(later, index.get_indexer(later).tolist(), strict=True):
         if not bad[pos]:
             statuses[pos] = Status.DUPLICATE.value
-            texts[pos] = f"same assignment as row {duplicate_of[row]}: sent once"
+            texts[pos] = _duplicate_message(*repeats.duplicate_of[row])
     for pos in np.flatnonzero(bad).tolist():
         flags = stacked[pos].tolist()
         statuses[pos] = Status.INVALID.value
         classes[pos] = CODES[flags.index(True)]
-        texts[pos] = "; ".join(messages[c](pos) for c, f in zip(CODES, flags, strict=True) if f)
-    return Validation(
-        table=table,
-        values=values,
-        status=pd.Series(statuses, index=index, dtype=object),
-        error_class=pd.Series(classes, index=index, dtype=object),
-        error_message=pd.Series(texts, index=index, dtype=object),
-    )
+        texts[pos] = "; ".join(
+            checks.messages[c](pos) for c, f in zip(CODES, flags, strict=True) if f
+        )
+    return (pd.Series(statuses, index=index, dtype=object),
+            pd.Series(classes, index=index, dtype=object),
+            pd.Series(texts, index=index, dtype=object))
 
 
 def _fails(value: str, rule: FieldRule | None) -> bool:
@@ -397,6 +436,13 @@ def _name_message(values: Texts, label: str) -> Message:
 
 
 def _phone_message(value: str) -> str:
+    if _TRUNK_ZERO.match(value):
+        return _PHONE_TEXT + (
+            " (drop the (0) after the country code: it is dialled only from inside the country, "
+            "e.g. +44 20 7946 0000, not +44 (0)20 7946 0000)"
+        )
+    if any(c.isdigit() and not c.isascii() for c in value):
+        return _PHONE_TEXT + " (it has digits other than 0-9: type them again as 0-9)"
     if _SCIENTIFIC.fullmatch(value):
         return _PHONE_TEXT + (
             f" (it looks like Excel turned the number into {value}: format the column as "
@@ -407,32 +453,65 @@ def _phone_message(value: str) -> str:
     return _PHONE_TEXT + _excel_hint(value)
 
 
-def _repeats(
-    col: dict[str, _Field], identifiers: Texts, keyed: Mask, index: pd.Index
-) -> tuple[dict[int, int], dict[int, list[int]]]:
-    """Rows that repeat an earlier one (-> that row) and rows in conflict (-> the other rows).
+def _title_message(value: str) -> str:
+    return (
+        f"BusinessTitle {value!r} is not {OWNER_TITLE}: the assignee would join the team and "
+        f"the owner would not change; leave it blank (or {OWNER_TITLE}), or add "
+        "--allow-other-titles to send other titles on purpose"
+    )
 
-    A repeat names the same (Catalog, Identifier) with the same normalised assignee; a conflict
-    names it with a different one, and then every row naming it is in conflict.
+
+#: Fields of one person that may differ between rows naming the same opportunity and email.
+_PERSON_FIELDS: Final = (fields.FIRST_NAME, fields.LAST_NAME, fields.PHONE, fields.BUSINESS_TITLE)
+
+
+def _duplicate_message(first: int, differences: tuple[str, ...]) -> str:
+    if not differences:
+        return f"same assignment as row {first}: sent once"
+    verb = "differs" if len(differences) == 1 else "differ"
+    return (
+        f"same person as row {first} (same opportunity and email; {', '.join(differences)} "
+        f"{verb}): sent once, with row {first}'s values"
+    )
+
+
+@dataclass(frozen=True)
+class _Repeats:
+    """Later rows of one person (row -> (first row, fields that differ)) and conflicting rows
+    (row -> the other rows naming the opportunity)."""
+
+    duplicate_of: dict[int, tuple[int, tuple[str, ...]]]
+    conflict_with: dict[int, list[int]]
+
+
+def _repeats(*, rows: dict[str, Texts], keyed: Mask, bad: Mask, index: pd.Index) -> _Repeats:
+    """Rows naming the same (Catalog, Identifier) as another row.
+
+    Same email (already lower-cased): one person, whatever the spelling of the names or a
+    missing phone; the first row without another problem is sent, the later ones are repeats.
+    Different emails: every row naming the opportunity is in conflict.
     """
+    repeats = _Repeats(duplicate_of={}, conflict_with={})
+    identifiers = rows[fields.IDENTIFIER]
     # Hash the identifiers once; only rows whose identifier repeats need a closer look.
     repeated = keyed & pd.Series(identifiers, dtype=object).duplicated(keep=False).to_numpy()
-    duplicate_of: dict[int, int] = {}
-    conflict_with: dict[int, list[int]] = {}
     if not repeated.any():
-        return duplicate_of, conflict_with
-    signature_fields: Sequence[str] = (fields.CATALOG, fields.IDENTIFIER, *fields.ASSIGNEE_FIELDS)
-    signatures = np.column_stack([col[name].key(repeated) for name in signature_fields])
-    groups: dict[tuple[int, int], list[tuple[int, tuple[int, ...]]]] = {}
-    for row, signature in zip(np.asarray(index)[repeated], signatures.tolist(), strict=True):
-        groups.setdefault((signature[0], signature[1]), []).append((int(row), tuple(signature)))
+        return repeats
+    catalogs, emails = rows[fields.CATALOG], rows[fields.EMAIL]
+    groups: dict[tuple[str, str], list[int]] = {}
+    for pos in np.flatnonzero(repeated).tolist():
+        groups.setdefault((catalogs[pos], identifiers[pos]), []).append(pos)
+    row_at = np.asarray(index)
     for members in groups.values():
-        first_row, first_signature = members[0]
-        if all(signature == first_signature for _, signature in members):
-            for row, _ in members[1:]:
-                duplicate_of[row] = first_row
-        else:
-            everyone = [row for row, _ in members]
+        if len({emails[pos] for pos in members}) > 1:
+            everyone = [int(row_at[pos]) for pos in members]
             for row in everyone:
-                conflict_with[row] = [other for other in everyone if other != row]
-    return duplicate_of, conflict_with
+                repeats.conflict_with[row] = [other for other in everyone if other != row]
+            continue
+        sendable = [pos for pos in members if not bad[pos]]
+        for pos in sendable[1:]:
+            differences = tuple(
+                name for name in _PERSON_FIELDS if rows[name][pos] != rows[name][sendable[0]]
+            )
+            repeats.duplicate_of[int(row_at[pos])] = (int(row_at[sendable[0]]), differences)
+    return repeats

@@ -101,3 +101,12 @@ def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "bulk_assign", *map(str, args)],
         capture_output=True, text=True, cwd=cwd, env=env, timeout=60, check=False,
     )
+
+
+def assert_rollback_validates(path: Path) -> None:
+    """rollback.csv through `bulk-assign validate`'s reader and validator: no INVALID row."""
+    from bulk_assign.validator import validate
+
+    validation = validate(read_table(path), catalog=None)
+    invalid = validation.error_message[validation.status.eq("INVALID")]
+    assert invalid.empty, f"{path}: INVALID rows {dict(invalid)}"

@@ -70,7 +70,7 @@ def test_semicolon_and_tab_files(tmp_path: Path, delimiter: str) -> None:
         ("Opp-Id", "Identifier"), ("Opportunity.Identifier", "Identifier"),
         (" Opportunity ", "Identifier"), ("email address", "Email"),
         ("Assignee_Email", "Email"), ("given name", "FirstName"), ("SURNAME", "LastName"),
-        ("family-name", "LastName"), ("Job Title", "BusinessTitle"), ("mobile", "Phone"),
+        ("family-name", "LastName"), ("business_title", "BusinessTitle"), ("mobile", "Phone"),
         ("phone.number", "Phone"), ("CATALOG", "Catalog"),
     ],
 )

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from helpers_files import HEADER, SAMPLES, row, write_csv
 
+from bulk_assign.cli import _catalog
 from bulk_assign.reader import read_table
 from bulk_assign.results import Contact
+from bulk_assign.rules import canonical_catalog
 from bulk_assign.validator import CODES, Validation, validate
 
 CAT_HEADER = [*HEADER, "Catalog"]
@@ -96,12 +98,75 @@ def test_normalisation_reaches_the_request(tmp_path: Path) -> None:
     assert list(jobs) == [2, 3, 4, 5]
 
 
-def test_default_title_and_given_title(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "in.csv", [[*HEADER, "Title"], [*row(), ""],
-                                           [*row(Identifier="O9"), "Channel Lead"]])
-    v = validate(read_table(path), catalog="Sandbox", default_title="PDM")
+def _titled(tmp_path: Path, header: str, titles: list[str], **options: bool) -> Validation:
+    rows = [[*row(Identifier=f"O{i}"), title] for i, title in enumerate(titles, start=1)]
+    path = write_csv(tmp_path / "in.csv", [[*HEADER, header], *rows])
+    return validate(read_table(path), catalog="Sandbox", **options)
+
+
+@pytest.mark.parametrize("header", ["Title", "Job Title", "job_title"])
+def test_job_title_columns_are_echoed_and_every_row_is_sent_as_the_owner(
+    tmp_path: Path, header: str
+) -> None:
+    v = _titled(tmp_path, header, ["Senior Account Manager", "", "Channel Lead"])
+    assert set(v.status) == {"VALID"}
+    assert {j.assignee.business_title for j in v.jobs()} == {"PartnerAccountManager"}
+    assert header in v.table.extra_columns
+
+
+def test_business_title_column_blank_or_owner_is_sent_as_the_owner(tmp_path: Path) -> None:
+    v = _titled(tmp_path, "Business Title",
+                ["", "PartnerAccountManager", "partner account manager", "Partner_Account_Manager"])
+    assert set(v.status) == {"VALID"}
+    assert {j.assignee.business_title for j in v.jobs()} == {"PartnerAccountManager"}
+
+
+def test_other_business_title_is_invalid_without_the_option(tmp_path: Path) -> None:
+    v = _titled(tmp_path, "BusinessTitle", ["", "SolutionsArchitect"])
+    assert verdict(v, 2) == ("VALID", "", "")
+    status, error_class, message = verdict(v, 3)
+    assert (status, error_class) == ("INVALID", "NOT_OWNER_TITLE")
+    assert "'SolutionsArchitect' is not PartnerAccountManager" in message
+    assert "the owner would not change" in message
+    assert "--allow-other-titles" in message
+
+
+def test_other_business_title_is_sent_with_the_option(tmp_path: Path) -> None:
+    v = _titled(tmp_path, "BusinessTitle", ["", "SolutionsArchitect"], allow_other_titles=True)
+    assert set(v.status) == {"VALID"}
     titles = {j.row: j.assignee.business_title for j in v.jobs()}
-    assert titles == {2: "PDM", 3: "Channel Lead"}
+    assert titles == {2: "PartnerAccountManager", 3: "SolutionsArchitect"}
+
+
+def test_the_option_without_a_business_title_column_sends_the_owner_title(
+    tmp_path: Path,
+) -> None:
+    v = _titled(tmp_path, "Title", ["Channel Lead"], allow_other_titles=True)
+    assert next(v.jobs()).assignee.business_title == "PartnerAccountManager"
+
+
+def test_trunk_zero_after_the_country_code_is_refused_with_a_hint(tmp_path: Path) -> None:
+    v = check(tmp_path, [row(Phone="+44 (0)20 7946 0001"), row(Identifier="O2",
+                                                               Phone="0044(0)2079460001"),
+                         row(Identifier="O3", Phone="+1 (555) 010-0199")])
+    for r in (2, 3):
+        status, error_class, message = verdict(v, r)
+        assert (status, error_class) == ("INVALID", "INVALID_PHONE")
+        assert "drop the (0) after the country code" in message
+    assert verdict(v, 4) == ("VALID", "", "")
+    assert v.values.loc[4, "Phone"] == "+15550100199"
+
+
+ARABIC_INDIC = "".join(chr(0x0660 + int(d)) for d in "442079460001")
+FULLWIDTH = "".join(chr(0xFF10 + int(d)) for d in "442079460000")
+
+
+@pytest.mark.parametrize("phone", [f"+{ARABIC_INDIC}", f"+44{ARABIC_INDIC[2:]}", f"+{FULLWIDTH}"])
+def test_only_ascii_digits_make_a_phone(tmp_path: Path, phone: str) -> None:
+    v = check(tmp_path, [row(Phone=phone)])
+    status, error_class, message = verdict(v, 2)
+    assert (status, error_class) == ("INVALID", "INVALID_PHONE")
+    assert "digits other than 0-9" in message
 
 
 def test_excel_scientific_phone_gets_the_hint(tmp_path: Path) -> None:
@@ -143,6 +208,13 @@ def test_duplicates_are_sent_once_and_name_the_first_row(tmp_path: Path) -> None
     assert v.counts() == {"VALID": 2, "DUPLICATE": 2}
 
 
+def test_catalog_names_fold_in_one_place() -> None:
+    assert [canonical_catalog(c) for c in ("aws", " SANDBOX ", "Sandbox", "Prod", "")] == [
+        "AWS", "Sandbox", "Sandbox", None, None,
+    ]
+    assert _catalog("sandbox") == "Sandbox"  # the CLI's --catalog uses the same function
+
+
 def test_conflicts_send_none_and_each_names_the_others(tmp_path: Path) -> None:
     v = check(tmp_path, [
         row(), row(Identifier="O2"), row(Email="bo@example.com"), row(FirstName="Anna"),
@@ -152,6 +224,33 @@ def test_conflicts_send_none_and_each_names_the_others(tmp_path: Path) -> None:
         assert v.status[r] == "INVALID" and v.error_class[r] == "CONFLICTING_ASSIGNMENT"
         assert f"row(s) {others} assign the same opportunity to someone else" in v.error_message[r]
     assert list(v.valid_rows()) == [3]
+
+
+def test_same_email_is_one_person_whatever_the_spelling(tmp_path: Path) -> None:
+    v = check(tmp_path, [
+        row(LastName="O'Brien"), row(LastName="O'brien"),
+        row(LastName="O'Brien", Email="ANA@example.com", Phone=""),
+        row(LastName="O'Brien", FirstName="Anna", Phone="+1 555 010 0100"),
+    ])
+    assert [v.status[r] for r in (2, 3, 4, 5)] == ["VALID", "DUPLICATE", "DUPLICATE", "DUPLICATE"]
+    assert set(v.error_class) == {""}
+    assert v.error_message[3] == (
+        "same person as row 2 (same opportunity and email; LastName differs): sent once, "
+        "with row 2's values"
+    )
+    assert "; Phone differs)" in v.error_message[4]
+    assert "; FirstName, Phone differ)" in v.error_message[5]
+    assert [j.row for j in v.jobs()] == [2]
+    # the message names fields, never the values (names and phones stay out of messages)
+    assert "Brien" not in v.error_message[3] and "+1" not in v.error_message[5]
+
+
+def test_an_invalid_first_row_does_not_swallow_a_valid_repeat(tmp_path: Path) -> None:
+    v = check(tmp_path, [row(FirstName=""), row(), row(LastName="Silva-Costa")])
+    assert [v.status[r] for r in (2, 3, 4)] == ["INVALID", "VALID", "DUPLICATE"]
+    assert v.error_class[2] == "MISSING_FIRST_NAME"
+    assert v.error_message[4].startswith("same person as row 3")
+    assert [j.row for j in v.jobs()] == [3]
 
 
 def test_same_identifier_in_two_catalogs_is_not_a_conflict(tmp_path: Path) -> None:
@@ -166,7 +265,7 @@ def test_sample_bad_rows_show_every_code_once() -> None:
     assert sorted(set(classes)) == sorted(CODES)
     assert classes.count("CONFLICTING_ASSIGNMENT") == 2
     assert len(classes) == len(CODES) + 1
-    assert v.counts() == {"INVALID": 12, "VALID": 1, "DUPLICATE": 1}
+    assert v.counts() == {"INVALID": 13, "VALID": 1, "DUPLICATE": 1}
     # the "Why" column says which code each row shows
     why = v.table.frame["Why"]
     for r, code in v.error_class.items():

@@ -42,7 +42,7 @@ def test_conflicting_rows_make_no_write_and_duplicates_make_one(
     emu = emulator(generated(5), **fast())
     before = owners(emu.state())
     result = run(settings(_input(tmp_path / "in.csv"), emu.url, tmp_path / "run",
-                          snapshot=snapshot))
+                          pre_read=snapshot))
     state = emu.state()
 
     # The emulator: nothing at all for the conflicting opportunity, one write for the repeated

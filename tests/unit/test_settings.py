@@ -44,7 +44,7 @@ def test_defaults_follow_the_spec() -> None:
     assert s.max_tps == DEFAULT_MAX_TPS == 1.0
     assert s.max_attempts == DEFAULT_MAX_ATTEMPTS == 8
     assert s.read_tps == 10.0 and s.pre_read and not s.dry_run
-    assert s.default_title == "PartnerAccountManager"
+    assert not s.allow_other_titles
     assert s.region == "us-east-1"
 
 
@@ -78,7 +78,7 @@ def test_explicit_workers_win() -> None:
 
 def test_to_json_from_json_round_trip_through_run_json() -> None:
     s = _settings(
-        catalog="AWS", sheet="Q3", out_dir=Path("runs/x"), default_title="Seller",
+        catalog="AWS", sheet="Q3", out_dir=Path("runs/x"), allow_other_titles=True,
         dry_run=True, max_tps=0.5, read_tps=4.0, workers=3, max_attempts=2,
         connect_timeout=1.5, read_timeout=9.0, quota_wait_seconds=60.0,
         access_denied_limit=5, profile="partner", region="eu-west-1",
