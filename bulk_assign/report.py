@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bulk_assign import fields
+from bulk_assign.cells import escape_formulas, escape_header
 from bulk_assign.results import FAILED_STATUSES, RowOutcome, Status
 from bulk_assign.validator import Validation
 
@@ -29,10 +30,6 @@ ROLLBACK_COLUMNS: Final = (
     fields.IDENTIFIER, fields.CATALOG, fields.EMAIL, fields.FIRST_NAME, fields.LAST_NAME,
     fields.PHONE, fields.BUSINESS_TITLE,
 )
-#: A cell starting with one of these is a formula (or a DDE payload) to Excel and its kin.
-FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
 @dataclass(frozen=True)
 class OutputPaths:
     results: Path
@@ -48,34 +45,6 @@ class OutputPaths:
             rollback=folder / "rollback.csv",
             summary=folder / "summary.json",
         )
-
-
-def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix `'` to every text cell that Excel would run as a formula.
-
-    One pass over all cells at once: column by column, a sheet with thousands of columns
-    took seconds per file.
-
-    >>> escape_formulas(pd.DataFrame({"a": ["=1+1", "ok", "+1555", "\\tx"]}))["a"].tolist()
-    ["'=1+1", 'ok', "'+1555", "'\\tx"]
-    """
-    cells = frame.to_numpy(dtype=object)
-    flat = cells.ravel()
-    risky = np.fromiter(
-        (isinstance(c, str) and c.startswith(FORMULA_TRIGGERS) for c in flat),
-        dtype=bool, count=len(flat),
-    )
-    if risky.any():
-        flat = flat.copy()
-        flat[risky] = ["'" + c for c in flat[risky]]
-        cells = flat.reshape(cells.shape)
-    return pd.DataFrame(cells, index=frame.index, columns=frame.columns, dtype=object)
-
-
-def escape_header(name: object) -> str:
-    """A header is a cell too: `=cmd()` as a column name must not run either."""
-    text = str(name)
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
 #: Rows escaped and written at a time: an escaped copy of a million-row frame at once would
