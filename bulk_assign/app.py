@@ -23,7 +23,7 @@ from bulk_assign.errors import (
 )
 from bulk_assign.journal import JOURNAL, Journal, load
 from bulk_assign.reader import InputTable, read_table
-from bulk_assign.report import OutputPaths, format_summary, write_outputs
+from bulk_assign.report import OutputPaths, format_summary, workbook_wanted, write_outputs
 from bulk_assign.results import OK_STATUSES, Contact, Job, RowOutcome, Status
 from bulk_assign.retry import is_resumable_code
 from bulk_assign.runfolder import prepare_run_dir, read_record, sha256_of, write_record
@@ -67,6 +67,7 @@ def validate_command(
     sheet: str | None = None,
     out: Path | None = None,
     default_title: str = DEFAULT_TITLE,
+    output_format: str | None = None,
     now: Clock = utc_now,
     stdout: TextIO | None = None,
 ) -> int:
@@ -91,6 +92,7 @@ def validate_command(
             "finished_at": iso(now()),
             "wall_seconds": round(time.monotonic() - t0, 3),
         },
+        workbook=workbook_wanted(input_path, output_format),
     )
     print(format_summary(summary), file=stdout)
     print(f"\nRun folder: {folder}", file=stdout)
@@ -135,6 +137,7 @@ def run_command(
         summary = write_outputs(
             OutputPaths.in_folder(folder), validation, outcomes,
             _summary_head("run", settings, table, started, now, sha256=digest),
+            workbook=workbook_wanted(settings.input_path, settings.output_format),
         )
         print(format_summary(summary), file=stdout)
         return exit_code_for(summary)
@@ -290,7 +293,8 @@ def _execute(
     outcomes = {**previous, **report.outcomes}
     head = _summary_head(command, settings, validation.table, started, now, sha256=sha256)
     head.update(_run_facts(report, endpoint=str(client.meta.endpoint_url)))
-    summary = write_outputs(OutputPaths.in_folder(folder), validation, outcomes, head)
+    summary = write_outputs(OutputPaths.in_folder(folder), validation, outcomes, head,
+                            workbook=workbook_wanted(settings.input_path, settings.output_format))
     print(format_summary(summary), file=stdout)
     if report.stop is not None:
         print(f"\nStopped ({report.stop}): {report.stop_detail.replace('RUN_DIR', str(folder))}",

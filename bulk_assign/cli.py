@@ -12,7 +12,7 @@ from pathlib import Path
 from bulk_assign import __version__, app, template
 from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError
 from bulk_assign.rules import CATALOGS
-from bulk_assign.settings import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_TPS, RunSettings
+from bulk_assign.settings import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_TPS, OUTPUT_FORMATS, RunSettings
 from bulk_assign.validator import DEFAULT_TITLE
 
 _EPILOG_MAIN = """\
@@ -74,6 +74,10 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--default-title", default=DEFAULT_TITLE, metavar="T",
                         help="BusinessTitle for rows that leave it blank (default "
                         "PartnerAccountManager)")
+    parser.add_argument("--format", choices=OUTPUT_FORMATS, dest="output_format",
+                        help="xlsx: also write results.xlsx (Results, Failed and Summary "
+                        "sheets); csv: CSV files only (default: xlsx too when INPUT is .xlsx "
+                        "or .xlsm)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,7 +225,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
         return app.validate_command(
             input_path=args.input, catalog=args.catalog, sheet=args.sheet, out=args.out,
-            default_title=args.default_title,
+            default_title=args.default_title, output_format=args.output_format,
         )
     if args.command == "template":
         path = template.write_template(args.out, xlsx=args.xlsx)
@@ -246,6 +250,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             region=args.region,
             endpoint_url=args.endpoint_url,
             snapshot=not args.no_snapshot,
+            output_format=args.output_format,
         )
         return app.run_command(settings, yes=args.yes, quiet=args.quiet)
     if args.command == "resume":

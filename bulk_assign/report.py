@@ -1,4 +1,5 @@
-"""The files an analyst acts on: results.csv, failed.csv, rollback.csv and summary.json.
+"""The files an analyst acts on: results.csv, failed.csv, rollback.csv, summary.json and,
+for Excel users, results.xlsx (see `workbook.py`).
 
 Every file is written to a temporary name and `os.replace`d, so a crash never leaves half a
 file. CSVs are UTF-8 with BOM (Excel opens them right) and formula-injection safe.
@@ -21,6 +22,7 @@ from bulk_assign import fields
 from bulk_assign.cells import escape_formulas, escape_header
 from bulk_assign.results import FAILED_STATUSES, RowOutcome, Status
 from bulk_assign.validator import Validation
+from bulk_assign.workbook import write_workbook
 
 RESULT_COLUMNS: Final = (
     "row", "status", "error_class", "error_message", "attempts", "request_id", "finished_at",
@@ -30,12 +32,29 @@ ROLLBACK_COLUMNS: Final = (
     fields.IDENTIFIER, fields.CATALOG, fields.EMAIL, fields.FIRST_NAME, fields.LAST_NAME,
     fields.PHONE, fields.BUSINESS_TITLE,
 )
+EXCEL_SUFFIXES: Final = (".xlsx", ".xlsm")
+
+
+def workbook_wanted(input_path: Path, output_format: str | None) -> bool:
+    """Whether results.xlsx is written besides the CSVs.
+
+    >>> workbook_wanted(Path("q3.XLSX"), None), workbook_wanted(Path("q3.xlsx"), "csv")
+    (True, False)
+    >>> workbook_wanted(Path("q3.csv"), None), workbook_wanted(Path("q3.csv"), "xlsx")
+    (False, True)
+    """
+    if output_format is None:
+        return input_path.suffix.casefold() in EXCEL_SUFFIXES
+    return output_format == "xlsx"
+
+
 @dataclass(frozen=True)
 class OutputPaths:
     results: Path
     failed: Path
     rollback: Path
     summary: Path
+    workbook: Path
 
     @classmethod
     def in_folder(cls, folder: Path) -> OutputPaths:
@@ -44,6 +63,7 @@ class OutputPaths:
             failed=folder / "failed.csv",
             rollback=folder / "rollback.csv",
             summary=folder / "summary.json",
+            workbook=folder / "results.xlsx",
         )
 
 
@@ -62,6 +82,16 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
             safe.to_csv(fh, index=False, header=header if start == 0 else False,
                         lineterminator="\r\n")
     _fsync_replace(tmp, path)
+
+
+def write_xlsx(
+    path: Path, *, results: pd.DataFrame, failed: pd.DataFrame, summary: Mapping[str, Any]
+) -> dict[str, int]:
+    """Write results.xlsx atomically; return what had to change to fit (see `workbook`)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fixes = write_workbook(tmp, results=results, failed=failed, summary=summary)
+    _fsync_replace(tmp, path)
+    return fixes
 
 
 def write_json(data: Mapping[str, Any], path: Path) -> None:
@@ -176,8 +206,13 @@ def write_outputs(
     validation: Validation,
     outcomes: Mapping[int, RowOutcome],
     summary: dict[str, Any],
+    *,
+    workbook: bool = False,
 ) -> dict[str, Any]:
-    """Write every output file and return the summary as written (with counts and paths)."""
+    """Write every output file and return the summary as written (with counts and paths).
+
+    `workbook`: also write results.xlsx (see `workbook_wanted`).
+    """
     results = results_frame(validation, outcomes)
     write_csv(results, paths.results)
     failed = failed_frame(results, validation)
@@ -191,6 +226,8 @@ def write_outputs(
     if len(rollback):
         write_csv(rollback, paths.rollback)
         files["rollback"] = str(paths.rollback)
+    if workbook:
+        files["workbook"] = str(paths.workbook)
     by_status, by_class = count_by(results)
     full = {
         **summary,
@@ -202,6 +239,8 @@ def write_outputs(
     }
     if outcomes:
         full["not_undoable"] = not_undoable(validation, outcomes)
+    if workbook:
+        full["workbook"] = write_xlsx(paths.workbook, results=results, failed=failed, summary=full)
     write_json(full, paths.summary)
     return full
 
