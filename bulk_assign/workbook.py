@@ -71,8 +71,6 @@ _HEADER_FILL: Final = PatternFill("solid", fgColor="DDEBF7")
 _TEXT_FORMAT: Final = "@"
 #: Characters XML 1.0 cannot hold at all: an xlsx holding one is a file Excel will not open.
 _XML_FORBIDDEN: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-#: Worth a closer look: XML-forbidden characters and CR (XML reads every CR as LF).
-_NEEDS_CARE: Final = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff\ud800-\udfff]")
 _CHUNK_ROWS: Final = 20_000
 
 
@@ -81,7 +79,7 @@ class CellText:
 
     >>> text = CellText()
     >>> text("a\\x00b\\r\\nc"), text(7), text(None), text.cleaned
-    ('ab\\nc', '7', '', 1)
+    ('ab\\r\\nc', '7', '', 1)
     """
 
     def __init__(self) -> None:
@@ -91,12 +89,9 @@ class CellText:
     def __call__(self, value: object) -> str:
         if not isinstance(value, str):
             return "" if pd.isna(cast(Any, value)) else str(value)
-        if _NEEDS_CARE.search(value):
-            clean = _XML_FORBIDDEN.sub("", value)
-            self.cleaned += clean != value
-            # CR and CRLF become LF, as every XML reader would make them anyway: the workbook
-            # then reads back exactly as written.
-            value = clean.replace("\r\n", "\n").replace("\r", "\n")
+        if _XML_FORBIDDEN.search(value):
+            value = _XML_FORBIDDEN.sub("", value)
+            self.cleaned += 1
         if len(value) * 2 > MAX_CELL_CHARS:  # cheap test first: most cells are short
             value = self._cap(value)
         return value
