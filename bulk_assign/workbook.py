@@ -59,8 +59,8 @@ STATUS_LOOKS: Final[Mapping[str, StatusLook]] = {
     Status.UNCHANGED: StatusLook(*_GOOD, "the assignee already owned it: no write spent"),
     Status.FAILED: StatusLook(*_BAD, "the service or the network refused it: see error_message"),
     Status.INVALID: StatusLook(*_BAD, "caught by validation, never sent: see error_message"),
-    Status.SKIPPED: StatusLook(*_AMBER, "not attempted (run stopped): resume the run"),
     Status.DUPLICATE: StatusLook(*_GREY, "repeat of an earlier row, never sent"),
+    Status.SKIPPED: StatusLook(*_AMBER, "not attempted (run stopped): resume the run"),
     Status.DRY_RUN: StatusLook(None, None, "5B9BD5", "valid, would be sent (dry run)"),
     Status.VALID: StatusLook(None, None, "5B9BD5", "valid (validate command)"),
 }
