@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
-from functional_support import ROOT, fast, run, settings
+from functional_support import ROOT, fast, resume, run, settings
 
 from bulk_assign.cells import unescape
 from bulk_assign.emulator import Emulator
@@ -47,6 +47,13 @@ def test_excel_run_writes_a_workbook_whose_failed_sheet_runs_again(
     assert facts["Writes (AssignOpportunity calls)"] == summary["calls"]["write"] > 0
     assert facts["Reads (GetOpportunity calls)"] == summary["calls"]["read"]
     assert facts["Opportunities changed"] == summary["by_status"]["SUCCEEDED"]
+
+    # resume keeps the run's choice and rewrites the workbook with the CSVs.
+    book_path.unlink()
+    assert resume(first.folder).code == 1
+    rewritten = openpyxl.load_workbook(book_path)["Results"].iter_rows(values_only=True)
+    assert [["" if v is None else v for v in line] for line in rewritten] == csv_cells(
+        first.folder / "results.csv")
 
     # The analyst hands the Failed sheet back as it stands.
     again_input = tmp_path / "to-fix.xlsx"
