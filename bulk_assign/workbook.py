@@ -139,29 +139,44 @@ def _write_table(
     sheet.append([_styled(sheet, name, font=_BOLD, fill=_HEADER_FILL) for name in headers])
     status_at = list(frame.columns).index(status_column) if status_column else -1
     looks = _status_cells(sheet)
+    # Text-formatted cells: one per column, refilled row after row (see `_status_cells`).
+    text_cells = [_text_formatted(sheet) for _ in headers] if text_format else []
     for start in range(0, len(frame), _CHUNK_ROWS):
         block = frame.iloc[start : start + _CHUNK_ROWS].to_numpy(dtype=object).tolist()
         for values in block:
-            row: list[Cell | str | None] = [
-                _text_cell(sheet, text(v), text_format=text_format) for v in values
-            ]
+            row: list[Cell | str | None]
+            if text_cells:
+                row = [_refill(cell, text(v)) for cell, v in zip(text_cells, values, strict=True)]
+            else:
+                row = [_text_cell(sheet, text(v)) for v in values]
             if status_at >= 0:
                 row[status_at] = looks.get(str(values[status_at])) or row[status_at]
             sheet.append(row)
 
 
-def _text_cell(sheet: Any, value: str, *, text_format: bool) -> Cell | str | None:
+def _text_cell(sheet: Any, value: str) -> Cell | str | None:
     """`value` as a string cell: a plain `str` where openpyxl keeps it one (fastest), else a
     cell whose type is set to string by hand."""
     if not value:
         return None
-    if text_format:
-        cell = _styled(sheet, value)
-        cell.number_format = _TEXT_FORMAT
-        return cell
     if value[0] == "=" or value in ERROR_CODES:
         return _styled(sheet, value)
     return value
+
+
+def _text_formatted(sheet: Any) -> Cell:
+    """A cell formatted as Text: what an analyst types into it stays text in Excel too."""
+    cell = _styled(sheet, "")
+    cell.number_format = _TEXT_FORMAT
+    return cell
+
+
+def _refill(cell: Cell, value: str) -> Cell | None:
+    if not value:
+        return None
+    cell.value = value
+    cell.data_type = "s"  # openpyxl types "=x" as a formula and "#N/A" as an error
+    return cell
 
 
 def _styled(sheet: Any, value: str, *, font: Font | None = None,
@@ -177,8 +192,9 @@ def _styled(sheet: Any, value: str, *, font: Font | None = None,
 
 
 def _status_cells(sheet: Any) -> dict[str, Cell]:
-    """One styled cell per status, reused row after row: write-only mode writes a cell as soon
-    as it is appended, and a styled cell is never altered by openpyxl once written."""
+    """One styled cell per status, reused row after row: write-only mode writes a row's cells
+    as soon as it is appended, and openpyxl never reuses a styled cell for the next value (it
+    does reuse an unstyled one, so a reused cell must carry a style)."""
     return {name: _status_cell(sheet, name) for name in STATUS_LOOKS}
 
 
@@ -237,7 +253,7 @@ def _header(sheet: Any, *names: str) -> list[Cell]:
 
 
 def _value(sheet: Any, value: str) -> Cell | str | None:
-    return _text_cell(sheet, value, text_format=False)
+    return _text_cell(sheet, value)
 
 
 def _facts(summary: Mapping[str, Any], fixes: Mapping[str, int]) -> list[tuple[str, Any]]:
