@@ -25,7 +25,7 @@ from openpyxl.cell.cell import ERROR_CODES, Cell, WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.marker import DataPoint
 from openpyxl.chart.shapes import GraphicalProperties
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from bulk_assign.results import Status
@@ -66,6 +66,7 @@ STATUS_LOOKS: Final[Mapping[str, StatusLook]] = {
 }
 
 _BOLD: Final = Font(bold=True)
+_LEFT: Final = Alignment(horizontal="left")
 _HEADER_FILL: Final = PatternFill("solid", fgColor="DDEBF7")
 #: Text: what an analyst types into a Failed cell stays text too (a phone keeps its `+`).
 _TEXT_FORMAT: Final = "@"
@@ -226,7 +227,7 @@ def _write_summary(
     facts = _facts(summary, fixes)
     for label, value in facts:
         number = isinstance(value, int | float)  # a count the tool made, not an input value
-        sheet.append([label, value if number else _value(sheet, text(value))])
+        sheet.append([label, _left(sheet, value) if number else _value(sheet, text(value))])
     counted = summary.get("by_status", {})
     by_status = [(s, counted[s]) for s in STATUS_LOOKS if counted.get(s)]
     by_status += [(s, n) for s, n in counted.items() if n and s not in STATUS_LOOKS]
@@ -250,6 +251,13 @@ def _write_summary(
 
 def _header(sheet: Any, *names: str) -> list[Cell]:
     return [_styled(sheet, name, font=_BOLD, fill=_HEADER_FILL) for name in names]
+
+
+def _left(sheet: Any, number: float) -> Cell:
+    """A number aligned with the text facts around it."""
+    cell = WriteOnlyCell(sheet, value=number)
+    cell.alignment = _LEFT
+    return cell
 
 
 def _value(sheet: Any, value: str) -> Cell | str | None:
