@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import offline, peers
+from benchmarks import offline, peers, workbook
 from benchmarks.support import (
     CREDENTIALS,
     START_ID,
@@ -46,11 +46,12 @@ class Sizes:
     cli_rows: int = 20
     overhead_rows: int = 2000
     offline_rows: tuple[int, ...] = (100_000, 1_000_000)
+    workbook_rows: int = 100_000
     threads: int = 8
 
 
 QUICK = Sizes(rows=12, rate=20.0, shared_rows=8, peer_rows=6, cli_rows=2, overhead_rows=60,
-              offline_rows=(2_000,), threads=4)
+              offline_rows=(2_000,), workbook_rows=2_000, threads=4)
 
 
 @dataclass
@@ -190,6 +191,13 @@ def scale(table: Table, sizes: Sizes, work: Path) -> None:
                   f"{read['peak_rss_mb']:.0f} ({bare['peak_rss_mb']:.0f})", "<= 1024")
         table.add("3 offline", label, "validate command s (with files)",
                   f"{report['validate_command']['seconds']:.2f}")
+    rows = sizes.workbook_rows
+    book = workbook.measure(rows, work / f"workbook-{rows}")
+    label = f"{rows:,} rows"
+    table.add("3 offline", label, "results.xlsx write s (CPU s)",
+              f"{book['seconds']:.2f} ({book['cpu_seconds']:.2f})", "<= 15 s")
+    table.add("3 offline", label, "results.xlsx peak RSS MB", f"{book['peak_rss_mb']:.0f}",
+              "<= 500")
 
 
 def overhead(table: Table, sizes: Sizes, work: Path) -> None:

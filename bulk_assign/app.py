@@ -35,7 +35,7 @@ from bulk_assign.guard import StopReason
 from bulk_assign.journal import JOURNAL, Journal
 from bulk_assign.plan import RunPlan, plan_resume, plan_run
 from bulk_assign.reader import InputTable, read_table
-from bulk_assign.report import OutputPaths, format_summary, write_outputs
+from bulk_assign.report import OutputPaths, format_summary, workbook_wanted, write_outputs
 from bulk_assign.results import OK_STATUSES, RowOutcome, Status
 from bulk_assign.runfolder import prepare_run_dir, read_record, sha256_of, write_record
 from bulk_assign.runlock import HeldRunFolder, hold_run_folder
@@ -75,6 +75,7 @@ def validate_command(
     sheet: str | None = None,
     out: Path | None = None,
     allow_other_titles: bool = False,
+    output_format: str | None = None,
     now: Clock = utc_now,
     stdout: TextIO | None = None,
 ) -> int:
@@ -99,6 +100,7 @@ def validate_command(
             "finished_at": iso(now()),
             "wall_seconds": round(time.monotonic() - t0, 3),
         },
+        workbook=workbook_wanted(input_path, output_format),
     )
     print(format_summary(summary), file=stdout)
     print(f"\nRun folder: {folder}", file=stdout)
@@ -263,7 +265,7 @@ def _dry_run(plan: RunPlan, folder: Path, *, started: datetime, now: Clock,
         for row in plan.rows.tolist()
     }
     summary = write_outputs(OutputPaths.in_folder(folder), plan.validation, outcomes,
-                            _summary_head(plan, started, now))
+                            _summary_head(plan, started, now), workbook=_workbook(plan))
     print(format_summary(summary), file=stdout)
     return exit_code_for(summary)
 
@@ -296,7 +298,8 @@ def execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClie
     head["stop"] = None if report.stop is None else {
         "reason": str(report.stop.reason), "detail": report.stop.sentence(),
         "resume": f"bulk-assign resume {folder}"}
-    summary = write_outputs(OutputPaths.in_folder(folder), plan.validation, outcomes, head)
+    summary = write_outputs(OutputPaths.in_folder(folder), plan.validation, outcomes, head,
+                            workbook=_workbook(plan))
     _say(format_summary(summary), stdout)
     if report.stop is not None:
         _say("\n" + stop_advice(report.stop, folder), stdout)
@@ -313,6 +316,10 @@ def _exit_code(plan: RunPlan, outcomes: dict[int, RowOutcome], report: RunReport
                                             for o in outcomes.values()):
         return EXIT_ROWS_FAILED
     return EXIT_OK
+
+
+def _workbook(plan: RunPlan) -> bool:
+    return workbook_wanted(plan.settings.input_path, plan.settings.output_format)
 
 
 def _count(outcomes: dict[int, RowOutcome], status: Status) -> int:

@@ -14,7 +14,7 @@ from bulk_assign import __version__, app, template
 from bulk_assign.console import interrupt_on_signals
 from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError
 from bulk_assign.rules import CATALOGS, OWNER_TITLE, canonical_catalog
-from bulk_assign.settings import RunSettings, default
+from bulk_assign.settings import OUTPUT_FORMATS, RunSettings, default
 
 _EPILOG_MAIN = """\
 commands in the order you use them:
@@ -78,6 +78,10 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                         f"row is sent as {OWNER_TITLE}, the owner, and other BusinessTitle values "
                         "are INVALID. Title and Job Title columns are job titles: echoed, not "
                         "sent")
+    parser.add_argument("--format", choices=OUTPUT_FORMATS, dest="output_format",
+                        help="xlsx: also write results.xlsx (Results, Failed and Summary "
+                        "sheets); csv: CSV files only (default: xlsx too when INPUT is .xlsx "
+                        "or .xlsm)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,6 +258,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return app.validate_command(
             input_path=args.input, catalog=args.catalog, sheet=args.sheet, out=args.out,
             allow_other_titles=args.allow_other_titles,
+            output_format=args.output_format,
         )
     if args.command == "template":
         path = template.write_template(args.out, xlsx=args.xlsx)
@@ -278,6 +283,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             region=args.region,
             endpoint_url=args.endpoint_url,
             pre_read=not args.no_snapshot,
+            output_format=args.output_format,
         )
         return app.run_command(settings, yes=args.yes, quiet=args.quiet)
     if args.command == "resume":

@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from bulk_assign import fields
+from bulk_assign.cells import is_escaped, unescape
 from bulk_assign.errors import InputError
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted xlsx and legacy .xls
 _DELIMITERS = (",", ";", "\t")
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _HEADER_SEARCH_ROWS = 20
 _MAX_COLUMNS = 16_384  # Excel's own limit (column XFD)
 _HEAD_BYTES = 1 << 20
@@ -386,8 +386,8 @@ def _build_table(
 
 def _unescape_header(header: str) -> str:
     """Undo our own formula escape (results.csv / failed.csv write `=x` as `'=x`)."""
-    if header[:1] == "'" and header[1:2] in _FORMULA_TRIGGERS:
-        return header[1:].strip()
+    if is_escaped(header):
+        return unescape(header).strip()
     return header
 
 

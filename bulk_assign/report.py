@@ -1,4 +1,5 @@
-"""The files an analyst acts on: results.csv, failed.csv, rollback.csv and summary.json.
+"""The files an analyst acts on: results.csv, failed.csv, rollback.csv, summary.json and,
+for Excel users, results.xlsx (see `workbook.py`).
 
 Every file is written through `runfolder`'s atomic writers (temporary name, fsync, `os.replace`,
 mode 0600), so a crash never leaves half a file and only its owner can read it. CSVs are UTF-8
@@ -18,10 +19,12 @@ import numpy as np
 import pandas as pd
 
 from bulk_assign import fields
+from bulk_assign.cells import escape_formulas, escape_header
 from bulk_assign.reader import InputTable
 from bulk_assign.results import FAILED_STATUSES, RowOutcome, Status
-from bulk_assign.runfolder import atomic_text, write_atomic
+from bulk_assign.runfolder import atomic_binary, atomic_text, write_atomic
 from bulk_assign.validator import Validation, validate
+from bulk_assign.workbook import write_workbook
 
 RESULT_COLUMNS: Final = (
     "row", "status", "error_class", "error_message", "attempts", "request_id", "finished_at",
@@ -31,8 +34,20 @@ ROLLBACK_COLUMNS: Final = (
     fields.IDENTIFIER, fields.CATALOG, fields.EMAIL, fields.FIRST_NAME, fields.LAST_NAME,
     fields.PHONE, fields.BUSINESS_TITLE,
 )
-#: A cell starting with one of these is a formula (or a DDE payload) to Excel and its kin.
-FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
+EXCEL_SUFFIXES: Final = (".xlsx", ".xlsm")
+
+
+def workbook_wanted(input_path: Path, output_format: str | None) -> bool:
+    """Whether results.xlsx is written besides the CSVs.
+
+    >>> workbook_wanted(Path("q3.XLSX"), None), workbook_wanted(Path("q3.xlsx"), "csv")
+    (True, False)
+    >>> workbook_wanted(Path("q3.csv"), None), workbook_wanted(Path("q3.csv"), "xlsx")
+    (False, True)
+    """
+    if output_format is None:
+        return input_path.suffix.casefold() in EXCEL_SUFFIXES
+    return output_format == "xlsx"
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,7 @@ class OutputPaths:
     failed: Path
     rollback: Path
     summary: Path
+    workbook: Path
 
     @classmethod
     def in_folder(cls, folder: Path) -> OutputPaths:
@@ -49,35 +65,8 @@ class OutputPaths:
             failed=folder / "failed.csv",
             rollback=folder / "rollback.csv",
             summary=folder / "summary.json",
+            workbook=folder / "results.xlsx",
         )
-
-
-def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix `'` to every text cell that Excel would run as a formula.
-
-    One pass over all cells at once: column by column, a sheet with thousands of columns
-    took seconds per file.
-
-    >>> escape_formulas(pd.DataFrame({"a": ["=1+1", "ok", "+1555", "\\tx"]}))["a"].tolist()
-    ["'=1+1", 'ok', "'+1555", "'\\tx"]
-    """
-    cells = frame.to_numpy(dtype=object)
-    flat = cells.ravel()
-    risky = np.fromiter(
-        (isinstance(c, str) and c.startswith(FORMULA_TRIGGERS) for c in flat),
-        dtype=bool, count=len(flat),
-    )
-    if risky.any():
-        flat = flat.copy()
-        flat[risky] = ["'" + c for c in flat[risky]]
-        cells = flat.reshape(cells.shape)
-    return pd.DataFrame(cells, index=frame.index, columns=frame.columns, dtype=object)
-
-
-def escape_header(name: object) -> str:
-    """A header is a cell too: `=cmd()` as a column name must not run either."""
-    text = str(name)
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
 #: Rows escaped and written at a time: an escaped copy of a million-row frame at once would
@@ -93,6 +82,14 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
             safe = escape_formulas(frame.iloc[start : start + WRITE_CHUNK_ROWS])
             safe.to_csv(fh, index=False, header=header if start == 0 else False,
                         lineterminator="\r\n")
+
+
+def write_xlsx(
+    path: Path, *, results: pd.DataFrame, failed: pd.DataFrame, summary: Mapping[str, Any]
+) -> dict[str, int]:
+    """Write results.xlsx atomically; return what had to change to fit (see `workbook`)."""
+    with atomic_binary(path) as fh:
+        return write_workbook(fh, results=results, failed=failed, summary=summary)
 
 
 def write_json(data: Mapping[str, Any], path: Path) -> None:
@@ -221,8 +218,13 @@ def write_outputs(
     validation: Validation,
     outcomes: Mapping[int, RowOutcome],
     summary: dict[str, Any],
+    *,
+    workbook: bool = False,
 ) -> dict[str, Any]:
-    """Write every output file and return the summary as written (with counts and paths)."""
+    """Write every output file and return the summary as written (with counts and paths).
+
+    `workbook`: also write results.xlsx (see `workbook_wanted`).
+    """
     results = results_frame(validation, outcomes)
     write_csv(results, paths.results)
     failed = failed_frame(results, validation)
@@ -236,6 +238,8 @@ def write_outputs(
     if len(rollback.frame):
         write_csv(rollback.frame, paths.rollback)
         files["rollback"] = str(paths.rollback)
+    if workbook:
+        files["workbook"] = str(paths.workbook)
     by_status, by_class = count_by(results)
     full = {
         **summary,
@@ -247,6 +251,8 @@ def write_outputs(
     }
     if outcomes:
         full["not_undoable"] = rollback.not_undoable
+    if workbook:
+        full["workbook"] = write_xlsx(paths.workbook, results=results, failed=failed, summary=full)
     write_json(full, paths.summary)
     return full
 

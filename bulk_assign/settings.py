@@ -15,6 +15,8 @@ DEFAULT_MAX_ATTEMPTS: Final = 8
 DAILY_WRITE_QUOTA: Final = 10_000
 #: A guess at one call's round trip to AWS, used only to size the default worker pool.
 ASSUMED_CALL_SECONDS: Final = 0.5
+#: `--format` values; None (the default) means "xlsx too when the input is an Excel file".
+OUTPUT_FORMATS: Final = ("csv", "xlsx")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class RunSettings:
     endpoint_url: str | None = None
     #: Read each opportunity before writing it (`--no-snapshot` turns it off).
     pre_read: bool = True
+    #: "csv" or "xlsx"; None: results.xlsx too when the input is an Excel file.
+    output_format: str | None = None
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOGS:
@@ -52,6 +56,8 @@ class RunSettings:
         for name in ("max_attempts", "access_denied_limit"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be 1 or more, not {getattr(self, name)}")
+        if self.output_format is not None and self.output_format not in OUTPUT_FORMATS:
+            raise ValueError(f"output_format must be csv or xlsx, not {self.output_format!r}")
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"workers must be 1 or more, not {self.workers}")
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bulk_assign import fields
+from bulk_assign.cells import ESCAPE, is_escaped, unescape
 from bulk_assign.reader import InputTable
 from bulk_assign.results import Contact, Job, Status
 from bulk_assign.rules import (
@@ -54,8 +55,7 @@ _EXCEL_ERRORS: Final = frozenset(
 )
 _EDGE_JUNK: Final = "\u200b\u200c\u200d\u2060\ufeff"  # zero-width characters that strip() keeps
 _EDGES: Final = re.compile(rf"^[\s{_EDGE_JUNK}]+|[\s{_EDGE_JUNK}]+$")
-_SLOW_START: Final = _EDGE_JUNK + "'"
-_FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
+_SLOW_START: Final = _EDGE_JUNK + ESCAPE
 _PHONE_SEPARATORS: Final = re.compile(r"[\s.\-()\[\]/]")
 _SCIENTIFIC: Final = re.compile(r"\d+(?:[.,]\d+)?[eE]\+?\d+")
 #: "+44 (0)20 ...": the national trunk 0 in brackets after the country code.
@@ -80,16 +80,8 @@ def _clean(value: str) -> str:
         return value  # the common case: nothing more to do
     value = _EDGES.sub("", value)
     # failed.csv escapes "+1555..." as "'+1555...": feeding it back must give the value back.
-    if value[:1] == "'" and value[1:2] in _FORMULA_TRIGGERS:
-        value = _EDGES.sub("", value[1:])
-    return value
-
-
-def _unescape(value: str) -> str:
-    """Undo our own formula escape before trimming: failed.csv writes a cell holding just a
-    line break as `'` + LF, and trimming first would leave a lone `'`."""
-    if value[:1] == "'" and value[1:2] in _FORMULA_TRIGGERS:
-        return value[1:]
+    if is_escaped(value):
+        value = _EDGES.sub("", unescape(value))
     return value
 
 
@@ -137,7 +129,9 @@ class _Field:
         else:
             codes, uniques = pd.factorize(raw, use_na_sentinel=False)
             raw_list = uniques.tolist()
-        stripped = [_unescape(u).strip() for u in raw_list]
+        # Unescape before trimming: failed.csv writes a cell holding just a line break as
+        # `'` + LF, and trimming first would leave a lone `'`.
+        stripped = [unescape(u).strip() for u in raw_list]
         cleaned = [
             v if v and v[0] not in _SLOW_START and v[-1] not in _EDGE_JUNK else _clean(v)
             for v in stripped

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from helpers_files import HEADER, read_results, row, write_csv
 
+from bulk_assign.cells import escape_formulas
 from bulk_assign.reader import read_table
-from bulk_assign.report import OutputPaths, escape_formulas, format_summary, write_outputs
+from bulk_assign.report import OutputPaths, format_summary, write_outputs
 from bulk_assign.validator import validate
 
 TRIGGERS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx", "\nx"]
