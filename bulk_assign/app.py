@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bulk_assign import __version__
+from bulk_assign import __version__, hidden
 from bulk_assign.console import precise_scheduling, progress_bar, run_log, stop_on_signals
 from bulk_assign.errors import (
     EXIT_ABORTED,
@@ -24,7 +24,7 @@ from bulk_assign.errors import (
 from bulk_assign.journal import JOURNAL, Journal, load
 from bulk_assign.reader import InputTable, read_table
 from bulk_assign.report import OutputPaths, format_summary, write_outputs
-from bulk_assign.results import OK_STATUSES, Contact, Job, RowOutcome, Status
+from bulk_assign.results import HIDDEN_ROW, OK_STATUSES, Contact, Job, RowOutcome, Status
 from bulk_assign.retry import is_resumable_code
 from bulk_assign.runfolder import prepare_run_dir, read_record, sha256_of, write_record
 from bulk_assign.runner import Runner, RunReport, StopReason
@@ -52,12 +52,16 @@ def input_facts(table: InputTable, *, sha256: str) -> dict[str, Any]:
         "sheet": table.sheet,
         "header_row": table.header_row,
         "columns": table.columns,
+        **hidden.facts(table),
     }
 
 
 def exit_code_for(summary: dict[str, Any]) -> int:
     ok = {str(s) for s in OK_STATUSES}
-    return EXIT_OK if set(summary["by_status"]) <= ok else EXIT_ROWS_FAILED
+    # Rows left out with --hidden-rows skip were meant to be left out, as a DUPLICATE is.
+    bad = sum(n for s, n in summary["by_status"].items() if s not in ok)
+    bad -= summary["by_error_class"].get(HIDDEN_ROW, 0)
+    return EXIT_OK if bad == 0 else EXIT_ROWS_FAILED
 
 
 def validate_command(
@@ -93,6 +97,8 @@ def validate_command(
         },
     )
     print(format_summary(summary), file=stdout)
+    for line in hidden.notes(table, choice=None):
+        print(line, file=stdout)
     print(f"\nRun folder: {folder}", file=stdout)
     return exit_code_for(summary)
 
@@ -110,10 +116,13 @@ def run_command(
     stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
     table = read_table(settings.input_path, sheet=settings.sheet)
-    validation = validate(table, catalog=settings.catalog, default_title=settings.default_title)
+    validation = hidden.validate_for_run(table, choice=settings.hidden_rows,
+                                         catalog=settings.catalog,
+                                         default_title=settings.default_title)
     jobs_count = int(validation.status.eq(Status.VALID).sum())
     # The plan comes first, so a production confirmation is given knowing what it costs.
     print(plan_text(settings, validation, jobs_count), file=stdout)
+    hidden.check(table, choice=settings.hidden_rows)
     if not settings.dry_run:
         confirm_production(settings, jobs_count, yes=yes, stdin=stdin, stdout=stdout)
     folder = prepare_run_dir(settings.out_dir, settings.input_path, started)
@@ -178,7 +187,10 @@ def resume_command(
             "needs the same file. Start a new run with the changed file instead."
         )
     table = read_table(settings.input_path, sheet=settings.sheet)
-    validation = validate(table, catalog=settings.catalog, default_title=settings.default_title)
+    # The run's own --hidden-rows choice, from run.json (the file is the same, checked above).
+    validation = hidden.validate_for_run(table, choice=settings.hidden_rows,
+                                         catalog=settings.catalog,
+                                         default_title=settings.default_title)
     state = load(run_dir / JOURNAL)
     final = {row for row, o in state.outcomes.items() if _is_final(o)}
     pending = [job for job in validation.jobs() if job.row not in final]
@@ -223,7 +235,8 @@ def confirm_production(settings: RunSettings, rows: int, *, yes: bool, stdin: Te
 
 def plan_text(settings: RunSettings, validation: Validation, rows: int) -> str:
     counts = validation.counts()
-    held = ", ".join(f"{counts[s]} {s}" for s in ("INVALID", "DUPLICATE") if counts.get(s))
+    held = ", ".join(f"{counts[s]} {s}" for s in ("INVALID", "DUPLICATE", "SKIPPED")
+                     if counts.get(s))
     seconds = rows / settings.max_tps
     lines = [
         f"Plan: {rows} row(s) to send" + (f" ({held} not sent)" if held else "") + ".",
@@ -237,6 +250,7 @@ def plan_text(settings: RunSettings, validation: Validation, rows: int) -> str:
             "quota (shared with CRM integrations). The run stops with QuotaExhausted when it is "
             "spent; `bulk-assign resume` it the next day."
         )
+    lines += [f"  {line}" for line in hidden.notes(validation.table, choice=settings.hidden_rows)]
     if settings.dry_run:
         lines.append("  Dry run: nothing will be sent.")
     return "\n".join(lines)

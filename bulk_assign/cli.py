@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--yes", action="store_true",
                      help="do not ask for confirmation with --catalog AWS")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--hidden-rows", choices=("send", "skip"),
+                     help="Excel rows hidden by a filter or by hand: skip them (SKIPPED / "
+                     "HiddenRow) or send them too (default: refuse the sheet, nothing sent)")
 
     resume = commands.add_parser(
         "resume", formatter_class=_Formatter,
@@ -246,6 +249,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             region=args.region,
             endpoint_url=args.endpoint_url,
             snapshot=not args.no_snapshot,
+            hidden_rows=args.hidden_rows,
         )
         return app.run_command(settings, yes=args.yes, quiet=args.quiet)
     if args.command == "resume":

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bulk_assign import fields
-from bulk_assign.results import FAILED_STATUSES, RowOutcome, Status
+from bulk_assign.results import FAILED_STATUSES, HIDDEN_ROW, RowOutcome, Status
 from bulk_assign.validator import Validation
 
 RESULT_COLUMNS: Final = (
@@ -152,7 +152,10 @@ def _echo_names(names: pd.Index) -> dict[str, str]:
 
 def failed_frame(results: pd.DataFrame, validation: Validation) -> pd.DataFrame:
     """The rows to fix and resubmit, in the input's own columns plus the reason."""
+    # Rows left out with --hidden-rows skip stay out: fed back as it is, failed.csv must not
+    # send what the analyst chose not to.
     failing = results["status"].isin([str(s) for s in FAILED_STATUSES])
+    failing &= results["error_class"].ne(HIDDEN_ROW)
     original = validation.table.frame.drop(columns=list(ERROR_COLUMNS), errors="ignore")
     out = original.loc[failing.to_numpy()].copy()
     out["error_class"] = results.loc[failing, "error_class"].to_numpy()

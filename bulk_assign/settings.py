@@ -39,6 +39,8 @@ class RunSettings:
     region: str = "us-east-1"
     endpoint_url: str | None = None
     snapshot: bool = True
+    #: Rows hidden in Excel: None refuses the run, "send" sends them too, "skip" leaves them out.
+    hidden_rows: str | None = None
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOGS:
@@ -50,6 +52,8 @@ class RunSettings:
         for name in ("max_attempts", "access_denied_limit"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be 1 or more, not {getattr(self, name)}")
+        if self.hidden_rows not in (None, "send", "skip"):
+            raise ValueError(f"hidden_rows must be 'send' or 'skip', not {self.hidden_rows!r}")
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"workers must be 1 or more, not {self.workers}")
 

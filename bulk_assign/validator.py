@@ -23,7 +23,9 @@ from bulk_assign.rules import CATALOGS, FieldRule, field_rules
 
 DEFAULT_TITLE: Final = "PartnerAccountManager"
 
-# Codes in the order the spec lists them: error_class is the first that applies.
+# Codes in the order the spec lists them: error_class is the first that applies. An Excel
+# formula with no saved value comes first: it is why the cell reads as empty.
+UNCALCULATED_FORMULA: Final = "UNCALCULATED_FORMULA"
 MISSING_IDENTIFIER: Final = "MISSING_IDENTIFIER"
 INVALID_IDENTIFIER: Final = "INVALID_IDENTIFIER"
 MISSING_EMAIL: Final = "MISSING_EMAIL"
@@ -36,9 +38,9 @@ INVALID_CATALOG: Final = "INVALID_CATALOG"
 CATALOG_MISMATCH: Final = "CATALOG_MISMATCH"
 CONFLICTING_ASSIGNMENT: Final = "CONFLICTING_ASSIGNMENT"
 CODES: Final = (
-    MISSING_IDENTIFIER, INVALID_IDENTIFIER, MISSING_EMAIL, INVALID_EMAIL, MISSING_FIRST_NAME,
-    MISSING_LAST_NAME, FIELD_TOO_LONG, INVALID_PHONE, INVALID_CATALOG, CATALOG_MISMATCH,
-    CONFLICTING_ASSIGNMENT,
+    UNCALCULATED_FORMULA, MISSING_IDENTIFIER, INVALID_IDENTIFIER, MISSING_EMAIL, INVALID_EMAIL,
+    MISSING_FIRST_NAME, MISSING_LAST_NAME, FIELD_TOO_LONG, INVALID_PHONE, INVALID_CATALOG,
+    CATALOG_MISMATCH, CONFLICTING_ASSIGNMENT,
 )
 
 _EXCEL_ERRORS: Final = frozenset(
@@ -263,22 +265,29 @@ def validate(
 
     problems: dict[str, Mask] = {}
     messages: dict[str, Message] = {}
+    formula = _uncalculated(table)
+    problems[UNCALCULATED_FORMULA] = np.logical_or.reduce(
+        [*formula.values(), np.zeros(n, dtype=bool)]
+    )
+    messages[UNCALCULATED_FORMULA] = _formula_message(table, formula)
 
     # Identifier
     ident = rows[fields.IDENTIFIER]
-    problems[MISSING_IDENTIFIER] = col[fields.IDENTIFIER].blank()
+    problems[MISSING_IDENTIFIER] = _unless(col[fields.IDENTIFIER].blank(),
+                                           formula.get(fields.IDENTIFIER))
     messages[MISSING_IDENTIFIER] = lambda pos: "Identifier is empty"
     problems[INVALID_IDENTIFIER] = col[fields.IDENTIFIER].mismatch(rules.get(fields.IDENTIFIER))
+    ident_rule = rules.get(fields.IDENTIFIER)
     messages[INVALID_IDENTIFIER] = lambda pos: (
         "Identifier must be the letter O and 1 to 19 digits, as in Partner Central "
-        "(e.g. O1234567)" + _excel_hint(str(ident[pos]))
+        "(e.g. O1234567)" + _identifier_hint(str(ident[pos]), ident_rule)
     )
 
     # Email
     email = rows[fields.EMAIL]
     email_rule = rules.get(fields.EMAIL)
     email_cap = email_rule.max_length if email_rule and email_rule.max_length else None
-    problems[MISSING_EMAIL] = col[fields.EMAIL].blank()
+    problems[MISSING_EMAIL] = _unless(col[fields.EMAIL].blank(), formula.get(fields.EMAIL))
     messages[MISSING_EMAIL] = lambda pos: "Email is empty"
     problems[INVALID_EMAIL] = col[fields.EMAIL].flag(
         lambda v: v != "" and not (email_cap and len(v) > email_cap) and _fails(v, email_rule)
@@ -291,7 +300,8 @@ def validate(
     # Names: an Excel error where a name should be is no name at all.
     for code, name in ((MISSING_FIRST_NAME, fields.FIRST_NAME),
                        (MISSING_LAST_NAME, fields.LAST_NAME)):
-        problems[code] = col[name].flag(lambda v: v == "" or v in _EXCEL_ERRORS)
+        problems[code] = _unless(col[name].flag(lambda v: v == "" or v in _EXCEL_ERRORS),
+                                 formula.get(name))
         messages[code] = _name_message(rows[name], name)
 
     # Lengths (the Identifier's pattern already caps its length)
@@ -337,6 +347,8 @@ def validate(
     # Repeats: only rows that name an opportunity at all can repeat one.
     keyed = ~problems[MISSING_IDENTIFIER] & ~problems[INVALID_IDENTIFIER]
     keyed &= ~problems[INVALID_CATALOG]
+    if fields.IDENTIFIER in formula:
+        keyed &= ~formula[fields.IDENTIFIER]
     duplicate_of, conflict_with = _repeats(col, ident, keyed, index)
     conflict = np.zeros(n, dtype=bool)
     conflict[index.get_indexer(pd.Index(list(conflict_with)))] = True
@@ -378,6 +390,38 @@ def validate(
     )
 
 
+def _uncalculated(table: InputTable) -> dict[str, Mask]:
+    """Per field read from a formula cell with no saved value: which rows (Excel only)."""
+    index = table.frame.index
+    return {
+        name: np.asarray(index.isin(table.uncalculated[header]), dtype=bool)
+        for name, header in table.columns.items()
+        if header in table.uncalculated
+    }
+
+
+def _formula_message(table: InputTable, formula: dict[str, Mask]) -> Message:
+    def message(pos: int) -> str:
+        cells = [
+            f"{name} (column {table.letters.get(table.columns[name], '?')})"
+            for name, rows in formula.items()
+            if rows[pos]
+        ]
+        return (
+            f"{' and '.join(cells)} {'is a formula' if len(cells) == 1 else 'are formulas'} "
+            "that Excel never calculated (the file holds no value for it, so it reads as "
+            "empty); open the file in Excel and save it, or copy the column and paste it as "
+            "values"
+        )
+
+    return message
+
+
+def _unless(problem: Mask, formula: Mask | None) -> Mask:
+    """An empty cell that is an uncalculated formula is reported as that, not as empty."""
+    return problem if formula is None else problem & ~formula
+
+
 def _fails(value: str, rule: FieldRule | None) -> bool:
     return rule is not None and rule.pattern.fullmatch(value) is None
 
@@ -386,6 +430,14 @@ def _excel_hint(value: str) -> str:
     if value in _EXCEL_ERRORS:
         return f" (the cell holds the Excel error {value}: fix the formula or paste values)"
     return ""
+
+
+def _identifier_hint(value: str, rule: FieldRule | None) -> str:
+    """`5100010` -> "did you mean O5100010?": suggested, never applied (the O may not be all
+    that is missing)."""
+    if value.isdigit() and value.isascii() and not _fails("O" + value, rule):
+        return f" (did you mean O{value}?)"
+    return _excel_hint(value)
 
 
 def _name_message(values: Texts, label: str) -> Message:
