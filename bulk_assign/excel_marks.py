@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import zipfile
 from dataclasses import dataclass, field
+from typing import Any
 from xml.parsers import expat
 
 # Anything that may mark a hidden row or column, or a formula element (`<f>`, `<x:f ...>`):
@@ -44,8 +45,8 @@ def scan_sheet(archive: zipfile.ZipFile, part: str) -> SheetMarks:
     """
     if not _worth_a_scan(archive, part):
         return SheetMarks()
-    scanner = _Scanner()
     parser = expat.ParserCreate()
+    scanner = _Scanner(parser)
     parser.StartElementHandler = scanner.start
     with archive.open(part) as stream:
         parser.ParseFile(stream)
@@ -70,16 +71,21 @@ def _worth_a_scan(archive: zipfile.ZipFile, part: str) -> bool:
 class _Scanner:
     """expat start-tag handler: follows rows and cells, notes what is hidden or uncalculated.
 
-    In a cell, `<f>` (the formula) comes first and `<v>` (its saved value) right after it, so a
-    formula is uncalculated when the next start tag is anything but its `<v>`. Only start tags
-    are handled: an end handler would cost half as much time again.
+    In a cell, `<f>` (the formula) comes first and `<v>` (its saved value) right after it. A
+    formula is uncalculated when the next start tag is anything but its `<v>`, or when that
+    `<v>` is empty (openpyxl writes `<v />`) and the cell is not a string one (Excel saves a
+    formula that gives "" as `t="str"` with an empty `<v>`). Only start tags are handled, plus
+    the text of such a `<v>`: an end handler would cost half as much time again.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, parser: Any) -> None:
+        self.parser = parser
         self.row = 0
         self.column = 0
         self.cell: tuple[int, int] | None = None
+        self.cell_type = ""
         self.formula_cell: tuple[int, int] | None = None
+        self.reading_value = False
         self.hidden_rows: list[int] = []
         self.hidden_columns: list[tuple[int, int]] = []
         self.uncalculated: list[tuple[int, int]] = []
@@ -88,13 +94,18 @@ class _Scanner:
         tag = name.rpartition(":")[2]
         if tag == "v":
             if self.formula_cell is not None and self.formula_cell == self.cell:
-                self.formula_cell = None
+                if self.cell_type == "str":
+                    self.formula_cell = None
+                else:
+                    self.reading_value = True
+                    self.parser.CharacterDataHandler = self.value_text
             return
         self.flush()
         if tag == "c":
             ref = attrs.get("r")
             self.column = _column_number(ref) if ref else self.column + 1
             self.cell = (self.row, self.column)
+            self.cell_type = attrs.get("t", "")
         elif tag == "f":
             self.formula_cell = self.cell
         elif tag == "row":
@@ -111,7 +122,14 @@ class _Scanner:
             if tag == "col" and attrs.get("hidden") in _TRUE:
                 self.hidden_columns.append((int(attrs["min"]), int(attrs["max"])))
 
+    def value_text(self, text: str) -> None:
+        if text.strip():
+            self.formula_cell = None
+
     def flush(self) -> None:
+        if self.reading_value:
+            self.reading_value = False
+            self.parser.CharacterDataHandler = None
         if self.formula_cell is not None:
             self.uncalculated.append(self.formula_cell)
             self.formula_cell = None
