@@ -3,9 +3,9 @@
 openpyxl's values-only reading shows a cell hidden by a filter like any other, and a formula
 without a saved result as an empty cell; its read-only mode (used for big workbooks) exposes no
 row or column dimensions at all. So the sheet's XML is read once more with expat, start tags
-only, and only when the raw XML mentions `hidden=` or a formula element at all: a plain sheet
-costs one decompression and a byte search (about 0.1 s per 100,000 rows), a filtered one about
-0.7 s per 100,000 rows more, against some 9 s for openpyxl to read them.
+only, and only when the raw XML mentions `hidden=` or a formula element at all. Measured on a
+100,000-row sheet that openpyxl reads in 9-13 s: a plain sheet costs one decompression and a
+byte search (0.1-0.35 s), a filtered one 0.7-1.1 s more.
 """
 
 from __future__ import annotations

@@ -265,3 +265,13 @@ def test_hidden_rows_notes_follow_the_choice(tmp_path: Path) -> None:
     assert "1 of 3 data rows" in skip and "row 3;" in skip and "not sent" in skip
     assert "they are sent too" in send
     assert "Hidden column: Email is read from column B ('Email')" in send
+
+
+def test_hidden_rows_setting_takes_send_or_skip_only() -> None:
+    from bulk_assign.settings import RunSettings
+
+    for choice in (None, "send", "skip"):
+        settings = RunSettings(input_path=Path("in.xlsx"), catalog="Sandbox", hidden_rows=choice)
+        assert RunSettings.from_json(settings.to_json()).hidden_rows == choice
+    with pytest.raises(ValueError, match="hidden_rows must be 'send' or 'skip', not 'all'"):
+        RunSettings(input_path=Path("in.xlsx"), catalog="Sandbox", hidden_rows="all")
