@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bulk_assign import __version__, history
+from bulk_assign import __version__, hidden, history
 from bulk_assign.client import pinned_connection
 from bulk_assign.console import (
     ProgressListener,
@@ -36,7 +36,7 @@ from bulk_assign.journal import JOURNAL, Journal
 from bulk_assign.plan import RunPlan, plan_resume, plan_run
 from bulk_assign.reader import InputTable, read_table
 from bulk_assign.report import OutputPaths, format_summary, workbook_wanted, write_outputs
-from bulk_assign.results import OK_STATUSES, RowOutcome, Status
+from bulk_assign.results import HIDDEN_ROW, OK_STATUSES, RowOutcome, Status
 from bulk_assign.runfolder import prepare_run_dir, read_record, sha256_of, write_record
 from bulk_assign.runlock import HeldRunFolder, hold_run_folder
 from bulk_assign.runner import Runner, RunReport
@@ -60,12 +60,16 @@ def input_facts(table: InputTable, *, sha256: str) -> dict[str, Any]:
         "sheet": table.sheet,
         "header_row": table.header_row,
         "columns": table.columns,
+        **hidden.facts(table),
     }
 
 
 def exit_code_for(summary: dict[str, Any]) -> int:
     ok = {str(s) for s in OK_STATUSES}
-    return EXIT_OK if set(summary["by_status"]) <= ok else EXIT_ROWS_FAILED
+    # Rows left out with --hidden-rows skip were meant to be left out, as a DUPLICATE is.
+    bad = sum(n for s, n in summary["by_status"].items() if s not in ok)
+    bad -= summary["by_error_class"].get(HIDDEN_ROW, 0)
+    return EXIT_OK if bad == 0 else EXIT_ROWS_FAILED
 
 
 def validate_command(
@@ -103,6 +107,8 @@ def validate_command(
         workbook=workbook_wanted(input_path, output_format),
     )
     print(format_summary(summary), file=stdout)
+    for line in hidden.notes(table, choice=None):
+        print(line, file=stdout)
     print(f"\nRun folder: {folder}", file=stdout)
     return exit_code_for(summary)
 
@@ -199,6 +205,7 @@ def show_plan_and_confirm(plan: RunPlan, *, yes: bool, stdin: TextIO, stdout: Te
     rows, settings = plan.count, plan.settings
     asks = settings.catalog == "AWS" and not yes and rows > 0 and not settings.dry_run
     print(plan_text(plan), file=sys.stderr if asks else stdout, flush=True)
+    hidden.check(plan.validation.table, choice=settings.hidden_rows)
     if not asks:
         return
     if not stdin.isatty():
@@ -217,7 +224,8 @@ def show_plan_and_confirm(plan: RunPlan, *, yes: bool, stdin: TextIO, stdout: Te
 def plan_text(plan: RunPlan) -> str:
     settings, rows = plan.settings, plan.count
     counts = plan.validation.counts()
-    held = ", ".join(f"{counts[s]} {s}" for s in ("INVALID", "DUPLICATE") if counts.get(s))
+    held = ", ".join(f"{counts[s]} {s}" for s in ("INVALID", "DUPLICATE", "SKIPPED")
+                     if counts.get(s))
     seconds = rows / settings.max_tps
     lines = [
         f"Plan: {rows} row(s) to send" + (f" ({held} not sent)" if held else "") + ".",
@@ -233,6 +241,8 @@ def plan_text(plan: RunPlan) -> str:
         )
     for name, (before, after) in plan.overrides.items():
         lines.append(f"  {name} changed from {before} to {after} for this resume.")
+    lines += [f"  {line}" for line in hidden.notes(plan.validation.table,
+                                                  choice=settings.hidden_rows)]
     if settings.dry_run:
         lines.append("  Dry run: nothing will be sent.")
     return "\n".join(lines)

@@ -158,6 +158,9 @@ def _add_run(commands: _Commands) -> None:
     run.add_argument("--yes", action="store_true",
                      help="do not ask for confirmation with --catalog AWS")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--hidden-rows", choices=("send", "skip"),
+                     help="Excel rows hidden by a filter or by hand: skip them (SKIPPED / "
+                     "HiddenRow) or send them too (default: refuse the sheet, nothing sent)")
 
 
 def _add_pacing_options(run: argparse.ArgumentParser) -> None:
@@ -284,6 +287,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             endpoint_url=args.endpoint_url,
             pre_read=not args.no_snapshot,
             output_format=args.output_format,
+            hidden_rows=args.hidden_rows,
         )
         return app.run_command(settings, yes=args.yes, quiet=args.quiet)
     if args.command == "resume":

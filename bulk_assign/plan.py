@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from bulk_assign import hidden
 from bulk_assign.errors import UsageError
 from bulk_assign.fields import IDENTIFIER
 from bulk_assign.journal import JOURNAL, JournalDamaged, JournalState, load
@@ -22,7 +23,7 @@ from bulk_assign.results import Contact, Job, RowOutcome, Status
 from bulk_assign.retry import is_resumable_code
 from bulk_assign.runfolder import RUN_RECORD, read_record, sha256_of
 from bulk_assign.settings import RunSettings
-from bulk_assign.validator import Validation, validate
+from bulk_assign.validator import Validation
 
 
 @dataclass(frozen=True)
@@ -173,5 +174,6 @@ def is_final(outcome: RowOutcome) -> bool:
 
 def _validated(settings: RunSettings) -> Validation:
     table = read_table(settings.input_path, sheet=settings.sheet)
-    return validate(table, catalog=settings.catalog,
-                    allow_other_titles=settings.allow_other_titles)
+    # Rows hidden in Excel: the run's own --hidden-rows choice (resume reads it from run.json).
+    return hidden.validate_for_run(table, choice=settings.hidden_rows, catalog=settings.catalog,
+                                   allow_other_titles=settings.allow_other_titles)

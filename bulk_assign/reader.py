@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+from xml.parsers import expat
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ import pandas as pd
 from bulk_assign import fields
 from bulk_assign.cells import is_escaped, unescape
 from bulk_assign.errors import InputError
+from bulk_assign.excel_marks import SheetMarks, scan_sheet
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted xlsx and legacy .xls
@@ -47,6 +50,14 @@ class InputTable:
     header_row: int = 1
     blank_rows: int = 0
     extra_columns: tuple[str, ...] = field(default=())
+    #: Each column's letter in the sheet (A, B, ...), for messages that point at a cell.
+    letters: dict[str, str] = field(default_factory=dict)
+    #: Data rows hidden in Excel, by hand or by a filter (always empty for CSV).
+    hidden_rows: tuple[int, ...] = ()
+    #: Required fields whose column is hidden in Excel -> the column, e.g. "D ('Email')".
+    hidden_columns: dict[str, str] = field(default_factory=dict)
+    #: Columns with formulas that have no saved value (read as empty) -> their rows.
+    uncalculated: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def column(self, name: str) -> pd.Series:
         """The cells of a canonical field, or empty strings when the sheet lacks that column."""
@@ -222,65 +233,112 @@ _READ_ONLY_ABOVE_BYTES = 20 << 20
 
 
 def _read_excel(path: Path, *, sheet: str | None) -> InputTable:
-    import openpyxl  # imported here: CSV users should not pay for it
-
     # Merged cells are only visible outside read-only mode, which holds the whole sheet in
     # memory; analysts' workbooks are small, and big ones are still read (in read-only mode).
     read_only = path.stat().st_size > _READ_ONLY_ABOVE_BYTES
     # A file object, not the path: openpyxl judges a path by its extension, and a workbook
     # saved as "sheet.csv" (or a download named without one) is still a workbook.
-    handle = path.open("rb")
+    with path.open("rb") as handle:
+        workbook, parts = _load_workbook(path, handle, read_only=read_only)
+        try:
+            worksheet = _pick_sheet(path, workbook, sheet)
+            rows = _sheet_rows(path, worksheet)
+            if not any(any(cell for cell in row) for row in rows):
+                raise InputError(
+                    f"{path}: sheet {worksheet.title!r} is empty; pick the sheet with --sheet "
+                    f"NAME (its sheets are {_sheet_list(workbook)}), or add the header row "
+                    "and data."
+                )
+            header_index = _find_row_header(
+                path, rows, sheet_title=worksheet.title, sheets=_sheet_list(workbook)
+            )
+            if not read_only:
+                _reject_merged_header(path, worksheet, header_row=header_index + 1)
+            marks = _sheet_marks(path, parts.get(worksheet.title), sheet_title=worksheet.title)
+        finally:
+            workbook.close()
+    width = max(len(row) for row in rows)
+    padded = [row + [""] * (width - len(row)) for row in rows[header_index:]]
+    body = pd.DataFrame(padded[1:], dtype=object)
+    if body.shape[1] != width:
+        body = pd.DataFrame(columns=range(width), dtype=object)
+    return _build_table(
+        path,
+        headers=padded[0],
+        body=body,
+        header_row=header_index + 1,
+        encoding="xlsx",
+        sheet=worksheet.title,
+        marks=marks,
+    )
+
+
+def _load_workbook(path: Path, handle: BinaryIO, *, read_only: bool) -> tuple[Any, dict[str, str]]:
+    """The workbook (values as Excel last saved them) and each sheet's part in the package."""
+    from openpyxl.reader.excel import ExcelReader  # imported here: CSV users should not pay
+
     try:
-        workbook = openpyxl.load_workbook(handle, read_only=read_only, data_only=True)
+        # load_workbook() is these two lines; the reader also knows where each sheet is stored.
+        reader = ExcelReader(handle, read_only=read_only, data_only=True)
+        reader.read()
     except Exception as exc:  # openpyxl raises many types for a broken package (zip, XML, ...)
-        handle.close()
         raise InputError(
             f"{path}: is damaged or is not an Excel workbook ({type(exc).__name__}); open it in "
             "Excel and save it again as .xlsx, or save it as CSV UTF-8."
         ) from exc
+    parser = reader.parser
+    parts = {s.name: parser.rels[s.id].target for s in parser.sheets if s.id in parser.rels}
+    return reader.wb, parts
+
+
+def _sheet_rows(path: Path, worksheet: Any) -> list[list[str]]:
     try:
-        worksheet = _pick_sheet(path, workbook, sheet)
-        try:
-            rows = [_excel_row(values) for values in worksheet.iter_rows(values_only=True)]
-        except Exception as exc:  # a sheet XML that is cut off or malformed
-            raise InputError(
-                f"{path}: sheet {worksheet.title!r} is damaged ({type(exc).__name__}); open it "
-                "in Excel and save it again."
-            ) from exc
-        if not any(any(cell for cell in row) for row in rows):
-            raise InputError(f"{path}: sheet {worksheet.title!r} is empty; pick the sheet with "
-                             "--sheet NAME, or add the header row and data.")
-        header_index = _find_row_header(path, rows, sheet_title=worksheet.title)
-        if not read_only:
-            _reject_merged_header(path, worksheet, header_row=header_index + 1)
-        width = max(len(row) for row in rows)
-        padded = [row + [""] * (width - len(row)) for row in rows[header_index:]]
-        body = pd.DataFrame(padded[1:], dtype=object)
-        if body.shape[1] != width:
-            body = pd.DataFrame(columns=range(width), dtype=object)
-        return _build_table(
-            path,
-            headers=padded[0],
-            body=body,
-            header_row=header_index + 1,
-            encoding="xlsx",
-            sheet=worksheet.title,
-        )
-    finally:
-        workbook.close()
-        handle.close()
+        return [_excel_row(values) for values in worksheet.iter_rows(values_only=True)]
+    except Exception as exc:  # a sheet XML that is cut off or malformed
+        raise InputError(
+            f"{path}: sheet {worksheet.title!r} is damaged ({type(exc).__name__}); open it "
+            "in Excel and save it again."
+        ) from exc
+
+
+def _sheet_marks(path: Path, part: str | None, *, sheet_title: str) -> SheetMarks:
+    if part is None:
+        return SheetMarks()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return scan_sheet(archive, part)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, expat.ExpatError) as exc:
+        raise InputError(
+            f"{path}: sheet {sheet_title!r} is damaged ({type(exc).__name__}); open it "
+            "in Excel and save it again."
+        ) from exc
+
+
+def _visible(worksheet: Any) -> bool:
+    return getattr(worksheet, "sheet_state", "visible") == "visible"
+
+
+def _sheet_list(workbook: Any) -> str:
+    """`'Cover', 'Data', 'Old' (hidden)`: what --sheet can name."""
+    return ", ".join(
+        repr(name) + ("" if _visible(workbook[name]) else " (hidden)")
+        for name in workbook.sheetnames
+    )
 
 
 def _pick_sheet(path: Path, workbook: Any, sheet: str | None) -> Any:
+    """The sheet named by --sheet, by name or by position from 1; else the first visible one."""
     names: list[str] = list(workbook.sheetnames)
     if sheet is None:
-        return workbook[names[0]]
+        # A hidden first sheet is a lookup table or an old copy, not what the analyst sees.
+        visible = [ws for ws in workbook.worksheets if _visible(ws)]
+        return visible[0] if visible else workbook[names[0]]
     if sheet in names:
         return workbook[sheet]
     if sheet.isdigit() and 1 <= int(sheet) <= len(names):
         return workbook[names[int(sheet) - 1]]
     raise InputError(
-        f"{path}: has no sheet {sheet!r}; its sheets are {', '.join(map(repr, names))} "
+        f"{path}: has no sheet {sheet!r}; its sheets are {_sheet_list(workbook)} "
         "(--sheet takes a name or a position starting at 1)."
     )
 
@@ -308,7 +366,9 @@ def _excel_text(value: Any) -> str:
     return str(value)
 
 
-def _find_row_header(path: Path, rows: Sequence[Sequence[str]], *, sheet_title: str) -> int:
+def _find_row_header(
+    path: Path, rows: Sequence[Sequence[str]], *, sheet_title: str, sheets: str
+) -> int:
     best: tuple[int, int] | None = None
     for index, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
         known = len({f for f in (fields.field_for(c) for c in row) if f is not None})
@@ -317,8 +377,9 @@ def _find_row_header(path: Path, rows: Sequence[Sequence[str]], *, sheet_title: 
     if best is None:
         raise InputError(
             f"{path}: no header row found in sheet {sheet_title!r} (looked for columns such as "
-            "Identifier, Email, FirstName, LastName in the first rows); pick the right sheet "
-            "with --sheet, or run `bulk-assign template --xlsx OUT.xlsx` for the expected columns."
+            f"Identifier, Email, FirstName, LastName in the first rows); pick the right sheet "
+            f"with --sheet NAME (the workbook's sheets are {sheets}), or run "
+            "`bulk-assign template --xlsx OUT.xlsx` for the expected columns."
         )
     return best[1]
 
@@ -344,6 +405,7 @@ def _build_table(
     encoding: str,
     delimiter: str | None = None,
     sheet: str | None = None,
+    marks: SheetMarks | None = None,
 ) -> InputTable:
     headers = [_unescape_header(h.strip()) for h in headers]
     # Unnamed columns with nothing in them are Excel's trailing commas: drop them.
@@ -371,6 +433,7 @@ def _build_table(
         )
     body = body.astype(object)
     extras = tuple(n for n in names if n not in columns.values())
+    positions = dict(zip(names, keep, strict=True))
     return InputTable(
         path=path,
         frame=body,
@@ -381,7 +444,33 @@ def _build_table(
         header_row=header_row,
         blank_rows=blank_rows,
         extra_columns=extras,
+        letters={name: _column_letter(i) for name, i in positions.items()},
+        **_marked(marks or SheetMarks(), rows=body.index, positions=positions, columns=columns),
     )
+
+
+def _marked(
+    marks: SheetMarks, *, rows: pd.Index, positions: dict[str, int], columns: dict[str, str]
+) -> dict[str, Any]:
+    """The sheet's marks in the table's terms: data rows only, columns by name."""
+    hidden = rows[np.isin(rows, list(marks.hidden_rows))] if marks.hidden_rows else rows[:0]
+    hidden_columns = {
+        f: f"{_column_letter(positions[columns[f]])} ({columns[f]!r})"
+        for f in fields.REQUIRED
+        if marks.column_hidden(positions[columns[f]] + 1)
+    }
+    name_at = {position + 1: name for name, position in positions.items()}
+    uncalculated: dict[str, list[int]] = {}
+    if marks.uncalculated:
+        wanted = set(rows.tolist())
+        for row, column in marks.uncalculated:
+            if row in wanted and column in name_at:
+                uncalculated.setdefault(name_at[column], []).append(row)
+    return {
+        "hidden_rows": tuple(int(r) for r in hidden),
+        "hidden_columns": hidden_columns,
+        "uncalculated": {name: tuple(found) for name, found in uncalculated.items()},
+    }
 
 
 def _unescape_header(header: str) -> str:

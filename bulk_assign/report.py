@@ -21,7 +21,7 @@ import pandas as pd
 from bulk_assign import fields
 from bulk_assign.cells import escape_formulas, escape_header
 from bulk_assign.reader import InputTable
-from bulk_assign.results import FAILED_STATUSES, RowOutcome, Status
+from bulk_assign.results import FAILED_STATUSES, HIDDEN_ROW, RowOutcome, Status
 from bulk_assign.runfolder import atomic_binary, atomic_text, write_atomic
 from bulk_assign.validator import Validation, validate
 from bulk_assign.workbook import write_workbook
@@ -141,7 +141,10 @@ def _echo_names(names: pd.Index) -> dict[str, str]:
 
 def failed_frame(results: pd.DataFrame, validation: Validation) -> pd.DataFrame:
     """The rows to fix and resubmit, in the input's own columns plus the reason."""
+    # Rows left out with --hidden-rows skip stay out: fed back as it is, failed.csv must not
+    # send what the analyst chose not to.
     failing = results["status"].isin([str(s) for s in FAILED_STATUSES])
+    failing &= results["error_class"].ne(HIDDEN_ROW)
     original = validation.table.frame.drop(columns=list(ERROR_COLUMNS), errors="ignore")
     out = original.loc[failing.to_numpy()].copy()
     out["error_class"] = results.loc[failing, "error_class"].to_numpy()

@@ -30,6 +30,7 @@ FAILED_STATUSES = frozenset({Status.INVALID, Status.FAILED, Status.SKIPPED})
 INTERRUPTED = "Interrupted"
 ABORTED = "Aborted"
 QUOTA_EXHAUSTED = "QuotaExhausted"
+HIDDEN_ROW = "HiddenRow"  # left out with --hidden-rows skip
 
 
 @dataclass(frozen=True)

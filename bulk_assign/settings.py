@@ -45,6 +45,8 @@ class RunSettings:
     pre_read: bool = True
     #: "csv" or "xlsx"; None: results.xlsx too when the input is an Excel file.
     output_format: str | None = None
+    #: Rows hidden in Excel: None refuses the run, "send" sends them too, "skip" leaves them out.
+    hidden_rows: str | None = None
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOGS:
@@ -58,6 +60,8 @@ class RunSettings:
                 raise ValueError(f"{name} must be 1 or more, not {getattr(self, name)}")
         if self.output_format is not None and self.output_format not in OUTPUT_FORMATS:
             raise ValueError(f"output_format must be csv or xlsx, not {self.output_format!r}")
+        if self.hidden_rows not in (None, "send", "skip"):
+            raise ValueError(f"hidden_rows must be 'send' or 'skip', not {self.hidden_rows!r}")
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"workers must be 1 or more, not {self.workers}")
 

@@ -29,7 +29,9 @@ from bulk_assign.rules import (
     is_owner_title,
 )
 
-# Codes in the order the spec lists them: error_class is the first that applies.
+# Codes in the order the spec lists them: error_class is the first that applies. An Excel
+# formula with no saved value comes first: it is why the cell reads as empty.
+UNCALCULATED_FORMULA: Final = "UNCALCULATED_FORMULA"
 MISSING_IDENTIFIER: Final = "MISSING_IDENTIFIER"
 INVALID_IDENTIFIER: Final = "INVALID_IDENTIFIER"
 MISSING_EMAIL: Final = "MISSING_EMAIL"
@@ -45,8 +47,9 @@ INVALID_CATALOG: Final = "INVALID_CATALOG"
 CATALOG_MISMATCH: Final = "CATALOG_MISMATCH"
 CONFLICTING_ASSIGNMENT: Final = "CONFLICTING_ASSIGNMENT"
 CODES: Final = (
-    MISSING_IDENTIFIER, INVALID_IDENTIFIER, MISSING_EMAIL, INVALID_EMAIL, MISSING_FIRST_NAME,
-    MISSING_LAST_NAME, FIELD_TOO_LONG, INVALID_PHONE, NOT_OWNER_TITLE, INVALID_CATALOG,
+    UNCALCULATED_FORMULA, MISSING_IDENTIFIER, INVALID_IDENTIFIER, MISSING_EMAIL, INVALID_EMAIL,
+    MISSING_FIRST_NAME, MISSING_LAST_NAME, FIELD_TOO_LONG, INVALID_PHONE, NOT_OWNER_TITLE,
+    INVALID_CATALOG,
     CATALOG_MISMATCH, CONFLICTING_ASSIGNMENT,
 )
 
@@ -277,12 +280,18 @@ def validate(
     values = pd.DataFrame({name: rows[name] for name in fields.FIELDS}, index=index,
                           dtype=object)
     checks = _Checks(n)
-    _check_identity(checks, col=col, rows=rows)
+    formula = _uncalculated(table)
+    checks.add(UNCALCULATED_FORMULA,
+               np.logical_or.reduce([*formula.values(), np.zeros(n, dtype=bool)]),
+               _formula_message(table, formula))
+    _check_identity(checks, col=col, rows=rows, formula=formula)
     _check_lengths(checks, col=col)
     _check_phone_catalog_title(checks, col=col, rows=rows, catalog=catalog,
                                allow_other_titles=allow_other_titles)
     keyed = ~checks.masks[MISSING_IDENTIFIER] & ~checks.masks[INVALID_IDENTIFIER]
     keyed &= ~checks.masks[INVALID_CATALOG]
+    if fields.IDENTIFIER in formula:
+        keyed &= ~formula[fields.IDENTIFIER]
     bad: Mask = np.asarray(checks.stacked().any(axis=1), dtype=bool)
     repeats = _repeats(rows=rows, keyed=keyed, bad=bad, index=index)
     _check_conflicts(checks, repeats=repeats, index=index)
@@ -291,21 +300,26 @@ def validate(
                       error_message=error_message)
 
 
-def _check_identity(checks: _Checks, *, col: dict[str, _Field], rows: dict[str, Texts]) -> None:
-    """Identifier, Email and the names."""
+def _check_identity(checks: _Checks, *, col: dict[str, _Field], rows: dict[str, Texts],
+                    formula: dict[str, Mask]) -> None:
+    """Identifier, Email and the names. A cell that is an uncalculated formula is reported as
+    that, not as empty."""
     rules = field_rules()
     ident = rows[fields.IDENTIFIER]
-    checks.add(MISSING_IDENTIFIER, col[fields.IDENTIFIER].blank(),
+    ident_rule = rules.get(fields.IDENTIFIER)
+    checks.add(MISSING_IDENTIFIER,
+               _unless(col[fields.IDENTIFIER].blank(), formula.get(fields.IDENTIFIER)),
                lambda pos: "Identifier is empty")
     checks.add(
-        INVALID_IDENTIFIER, col[fields.IDENTIFIER].mismatch(rules.get(fields.IDENTIFIER)),
+        INVALID_IDENTIFIER, col[fields.IDENTIFIER].mismatch(ident_rule),
         lambda pos: "Identifier must be the letter O and 1 to 19 digits, as in Partner Central "
-        "(e.g. O1234567)" + _excel_hint(str(ident[pos])),
+        "(e.g. O1234567)" + _identifier_hint(str(ident[pos]), ident_rule),
     )
     email = rows[fields.EMAIL]
     email_rule = rules.get(fields.EMAIL)
     email_cap = email_rule.max_length if email_rule and email_rule.max_length else None
-    checks.add(MISSING_EMAIL, col[fields.EMAIL].blank(), lambda pos: "Email is empty")
+    checks.add(MISSING_EMAIL, _unless(col[fields.EMAIL].blank(), formula.get(fields.EMAIL)),
+               lambda pos: "Email is empty")
     checks.add(
         INVALID_EMAIL,
         col[fields.EMAIL].flag(
@@ -317,7 +331,8 @@ def _check_identity(checks: _Checks, *, col: dict[str, _Field], rows: dict[str, 
     # Names: an Excel error where a name should be is no name at all.
     for code, name in ((MISSING_FIRST_NAME, fields.FIRST_NAME),
                        (MISSING_LAST_NAME, fields.LAST_NAME)):
-        checks.add(code, col[name].flag(lambda v: v == "" or v in _EXCEL_ERRORS),
+        checks.add(code, _unless(col[name].flag(lambda v: v == "" or v in _EXCEL_ERRORS),
+                                 formula.get(name)),
                    _name_message(rows[name], name))
 
 
@@ -411,6 +426,38 @@ def _verdicts(
             pd.Series(texts, index=index, dtype=object))
 
 
+def _uncalculated(table: InputTable) -> dict[str, Mask]:
+    """Per field read from a formula cell with no saved value: which rows (Excel only)."""
+    index = table.frame.index
+    return {
+        name: np.asarray(index.isin(table.uncalculated[header]), dtype=bool)
+        for name, header in table.columns.items()
+        if header in table.uncalculated
+    }
+
+
+def _formula_message(table: InputTable, formula: dict[str, Mask]) -> Message:
+    def message(pos: int) -> str:
+        cells = [
+            f"{name} (column {table.letters.get(table.columns[name], '?')})"
+            for name, rows in formula.items()
+            if rows[pos]
+        ]
+        return (
+            f"{' and '.join(cells)} {'is a formula' if len(cells) == 1 else 'are formulas'} "
+            "that Excel never calculated (the file holds no value for it, so it reads as "
+            "empty); open the file in Excel and save it, or copy the column and paste it as "
+            "values"
+        )
+
+    return message
+
+
+def _unless(problem: Mask, formula: Mask | None) -> Mask:
+    """An empty cell that is an uncalculated formula is reported as that, not as empty."""
+    return problem if formula is None else problem & ~formula
+
+
 def _fails(value: str, rule: FieldRule | None) -> bool:
     return rule is not None and rule.pattern.fullmatch(value) is None
 
@@ -419,6 +466,14 @@ def _excel_hint(value: str) -> str:
     if value in _EXCEL_ERRORS:
         return f" (the cell holds the Excel error {value}: fix the formula or paste values)"
     return ""
+
+
+def _identifier_hint(value: str, rule: FieldRule | None) -> str:
+    """`5100010` -> "did you mean O5100010?": suggested, never applied (the O may not be all
+    that is missing)."""
+    if value.isdigit() and value.isascii() and not _fails("O" + value, rule):
+        return f" (did you mean O{value}?)"
+    return _excel_hint(value)
 
 
 def _name_message(values: Texts, label: str) -> Message:
