@@ -48,10 +48,13 @@ class Sizes:
     offline_rows: tuple[int, ...] = (100_000, 1_000_000)
     workbook_rows: int = 100_000
     threads: int = 8
+    export_opps: int = 5000
+    export_rate: float = 10.0
 
 
 QUICK = Sizes(rows=12, rate=20.0, shared_rows=8, peer_rows=6, cli_rows=2, overhead_rows=60,
-              offline_rows=(2_000,), workbook_rows=2_000, threads=4)
+              offline_rows=(2_000,), workbook_rows=2_000, threads=4, export_opps=150,
+              export_rate=100.0)
 
 
 @dataclass
@@ -245,6 +248,30 @@ def stewardship(table: Table, sizes: Sizes, work: Path) -> None:
                   f"({dups['by_status'].get('DUPLICATE', 0)} dup)", "1.00")
 
 
+def export(table: Table, sizes: Sizes, work: Path) -> None:
+    """6. Export: N opportunities at R reads/s, latency 30-70 ms; list pages count as reads."""
+    from bulk_assign.export_app import ExportSettings, export_command
+
+    n, rate = sizes.export_opps, sizes.export_rate
+    options = ("--generate", str(n), "--read-rate", str(rate), "--latency-ms", "50",
+               "--jitter-ms", "20", "--quiet")
+    with emulator_process(*options) as url:
+        t0 = time.perf_counter()
+        code = export_command(ExportSettings(catalog="Sandbox", endpoint_url=url,
+                                             read_tps=rate),
+                              out=work / "export.csv", quiet=True, stdout=io.StringIO())
+        wall = time.perf_counter() - t0
+        seen = state(url)["calls"]
+    reads = [c for c in seen if c["operation"] in ("GetOpportunity", "ListOpportunities")]
+    throttled = sum(c["outcome"] == "ThrottlingException" for c in reads)
+    table.add("6 export", f"bulk-assign, {n:,} opps", "wall / (N/R)",
+              f"{wall / (n / rate):.3f}", "<= 1.05")
+    table.add("6 export", f"bulk-assign, {n:,} opps", "reads per exported opp",
+              f"{len(reads) / n:.3f}", "<= 1.02")
+    table.add("6 export", f"bulk-assign, {n:,} opps", "throttled reads (exit code)",
+              f"{throttled} ({code})", "0 (0)")
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -264,7 +291,8 @@ def run(sizes: Sizes, work: Path, *, only: set[str] | None = None) -> Table:
         os.environ.pop(name, None)
     table = Table()
     for name, scenario in (("pacing", pacing), ("sharing", sharing), ("scale", scale),
-                           ("overhead", overhead), ("stewardship", stewardship)):
+                           ("overhead", overhead), ("stewardship", stewardship),
+                           ("export", export)):
         if only and name not in only:
             continue
         print(f"{name}...", flush=True)
@@ -277,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--only", action="append",
-                        choices=["pacing", "sharing", "scale", "overhead", "stewardship"])
+                        choices=["pacing", "sharing", "scale", "overhead", "stewardship",
+                                 "export"])
     parser.add_argument("--no-save", action="store_true", help="do not write results/latest.md")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else Sizes()

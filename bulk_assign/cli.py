@@ -13,6 +13,7 @@ from typing import TypeAlias
 from bulk_assign import __version__, app, template
 from bulk_assign.console import interrupt_on_signals
 from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError
+from bulk_assign.results import Contact
 from bulk_assign.rules import CATALOGS, OWNER_TITLE, canonical_catalog
 from bulk_assign.settings import OUTPUT_FORMATS, RunSettings, default
 
@@ -22,6 +23,9 @@ commands in the order you use them:
   validate   check a sheet offline and write results.csv / failed.csv
   run        reassign every valid row in Partner Central (paced, resumable)
   resume     finish a run that was interrupted, aborted or partly failed
+  export     who owns what today, as a sheet `run` takes as it stands
+  transfer   everything of one owner to another, as a run
+  verify     re-read what a run changed: MATCH / DRIFTED / NOT_FOUND / UNREADABLE
   emulator   serve a local Partner Central for trials and tests
 
 example:
@@ -100,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_resume(commands)
     _add_template(commands)
+    _add_export(commands)
+    _add_transfer(commands)
+    _add_verify(commands)
     _add_emulator(commands)
     return parser
 
@@ -215,6 +222,108 @@ def _add_template(commands: _Commands) -> None:
                       help="write an Excel workbook (Phone column formatted as text)")
 
 
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", metavar="P", help="AWS profile (default: the standard "
+                        "chain)")
+    parser.add_argument("--region", default=default("region"),
+                        help="AWS region of the API (default %(default)s)")
+    parser.add_argument("--endpoint-url", metavar="URL",
+                        help="API endpoint (default: AWS, or "
+                        "$AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING)")
+
+
+def _add_export_filters(parser: argparse.ArgumentParser, *, owner: bool) -> None:
+    if owner:
+        parser.add_argument("--owner", action="append", default=[], metavar="EMAIL",
+                            help="only opportunities this person owns now (repeatable; "
+                            "matched after the read)")
+    parser.add_argument("--stage", action="append", default=[], metavar="S",
+                        help="only this LifeCycleStage, e.g. Prospect, Qualified, 'Closed "
+                        "Lost' (repeatable)")
+    parser.add_argument("--customer", action="append", default=[], metavar="NAME",
+                        help="only this customer company name, exact, any case (repeatable)")
+    parser.add_argument("--modified-since", metavar="DATE",
+                        help="only opportunities modified on or after DATE (2026-07-01, UTC)")
+    parser.add_argument("--ids", type=Path, metavar="FILE",
+                        help="only the opportunities of this sheet's Identifier column")
+
+
+def _add_export(commands: _Commands) -> None:
+    export = commands.add_parser(
+        "export", formatter_class=_Formatter,
+        help="who owns what today, as a run-ready sheet",
+        description=_wrap("List the catalog's opportunities (ListOpportunities, filtered "
+        "server-side), read each one's owner (GetOpportunity at 10 reads/s) and write one row "
+        "per opportunity: its facts, the owner as 'Current ...' columns, and the input columns "
+        "filled with the same owner. Overwrite the rows that move and run the file as it "
+        "stands: the rest come out UNCHANGED and cost no write. Interrupted, the same command "
+        "continues without reading again what it read."),
+        epilog="examples:\n"
+        "  bulk-assign export --catalog Sandbox --out owners.xlsx\n"
+        "  bulk-assign export --catalog AWS --out q3.csv --owner ana@example.com "
+        "--stage Qualified\n\n"
+        "exit codes: 0 complete, 1 some opportunities unreadable, 2 usage, 3 aborted "
+        "(credentials, read quota), 130 interrupted (not complete in every case but 0)",
+    )
+    export.add_argument("--catalog", type=_catalog, required=True, metavar="{AWS,Sandbox}")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE",
+                        help="the .csv or .xlsx file to write (when complete)")
+    _add_export_filters(export, owner=True)
+    _add_connection_options(export)
+    export.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_transfer(commands: _Commands) -> None:
+    transfer = commands.add_parser(
+        "transfer", formatter_class=_Formatter,
+        help="move everything of one owner to another, as a run",
+        description=_wrap("Export the opportunities --from owns now (and match the filters) "
+        "into a new run folder as input.csv, with the --to person as assignee, show the plan, "
+        "ask for confirmation as run does (always for --catalog AWS), then run it: pacing, "
+        "journal, resume, rollback.csv and results as for any run."),
+        epilog="example:\n  bulk-assign transfer --catalog Sandbox --from ana@example.com "
+        "--to bo@example.com --first-name Bo --last-name Berg\n\nexit codes: as for run",
+    )
+    transfer.add_argument("--catalog", type=_catalog, required=True, metavar="{AWS,Sandbox}")
+    transfer.add_argument("--from", dest="from_email", required=True, metavar="EMAIL",
+                          help="the current owner")
+    transfer.add_argument("--to", dest="to_email", required=True, metavar="EMAIL",
+                          help="the new owner")
+    transfer.add_argument("--first-name", required=True, metavar="F")
+    transfer.add_argument("--last-name", required=True, metavar="L")
+    transfer.add_argument("--title", default=OWNER_TITLE, metavar="T",
+                          help="the BusinessTitle sent (default %(default)s, the API's value "
+                          "for the owner; any other title would not change the owner, so those "
+                          "rows come out INVALID)")
+    transfer.add_argument("--phone", default="", metavar="P", help="the new owner's phone")
+    transfer.add_argument("--out", type=Path, metavar="DIR", help="the run folder (default: "
+                          "runs/transfer-<UTC time>/); give it again to continue an export")
+    _add_export_filters(transfer, owner=False)
+    _add_pacing_options(transfer)
+    _add_connection_options(transfer)
+    transfer.add_argument("--yes", action="store_true",
+                          help="do not ask for confirmation with --catalog AWS")
+    transfer.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_verify(commands: _Commands) -> None:
+    verify = commands.add_parser(
+        "verify", formatter_class=_Formatter,
+        help="re-read what a run changed and report any drift",
+        description=_wrap("Re-read every opportunity the run changed (SUCCEEDED rows; with "
+        "--all every valid row of its input) and write verify.csv into the run folder: row, "
+        "Identifier, intended assignee, owner now, verdict MATCH / DRIFTED / NOT_FOUND / "
+        "UNREADABLE and the error class."),
+        epilog="example:\n  bulk-assign verify runs/realignment-20261128T101500\n\n"
+        "exit codes: 0 every row MATCH, 1 otherwise, 2 usage, 3 aborted, 130 interrupted",
+    )
+    verify.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run folder")
+    verify.add_argument("--all", action="store_true", dest="all_rows",
+                        help="every valid row of the input, not only those the run changed")
+    verify.add_argument("--profile", metavar="P", help="AWS profile (default: the run's)")
+    verify.add_argument("--endpoint-url", metavar="URL", help="API endpoint (default: the run's)")
+
+
 def _add_emulator(commands: _Commands) -> None:
     from bulk_assign.emulator import cli as emulator_cli
 
@@ -295,8 +404,36 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.run_dir, profile=args.profile, endpoint_url=args.endpoint_url, yes=args.yes,
             quiet=args.quiet,
         )
+    if args.command in ("export", "transfer", "verify"):
+        return _dispatch_reads(args)
     if args.command == "emulator":
         from bulk_assign.emulator import cli as emulator_cli
 
         return emulator_cli.run(args)
     return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
+
+
+def _dispatch_reads(args: argparse.Namespace) -> int:
+    from bulk_assign import export_app, transfer, verify
+
+    if args.command == "verify":
+        return verify.verify_command(args.run_dir, all_rows=args.all_rows, profile=args.profile,
+                                     endpoint_url=args.endpoint_url)
+    settings = export_app.ExportSettings(
+        catalog=args.catalog, filters=export_app.filters_from(
+            owners=getattr(args, "owner", []), stages=args.stage, customers=args.customer,
+            modified_since=args.modified_since, ids=args.ids),
+        profile=args.profile, region=args.region, endpoint_url=args.endpoint_url,
+    )
+    if args.command == "export":
+        return export_app.export_command(settings, out=args.out, quiet=args.quiet)
+    run = RunSettings(
+        input_path=Path(), catalog=args.catalog, out_dir=args.out, max_tps=args.max_tps,
+        read_tps=args.read_tps, workers=args.workers, max_attempts=args.max_attempts,
+        read_timeout=args.timeout, quota_wait_seconds=args.quota_wait * 60,
+        profile=args.profile, region=args.region, endpoint_url=args.endpoint_url,
+    )
+    to = Contact(email=args.to_email, first_name=args.first_name, last_name=args.last_name,
+                 business_title=args.title, phone=args.phone)
+    return transfer.transfer_command(settings, run, from_email=args.from_email, to=to,
+                                     yes=args.yes, quiet=args.quiet)

@@ -16,6 +16,8 @@ CATALOG: Final = "Catalog"
 #: Canonical field order, as in `bulk-assign template` and rollback.csv.
 FIELDS: Final = (IDENTIFIER, CATALOG, EMAIL, FIRST_NAME, LAST_NAME, PHONE, BUSINESS_TITLE)
 REQUIRED: Final = (IDENTIFIER, EMAIL, FIRST_NAME, LAST_NAME)
+#: The assignee's fields, in the order export writes them.
+ASSIGNEE_FIELDS: Final = (EMAIL, FIRST_NAME, LAST_NAME, BUSINESS_TITLE, PHONE)
 
 _ALIASES: Final[dict[str, tuple[str, ...]]] = {
     IDENTIFIER: (

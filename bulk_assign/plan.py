@@ -53,7 +53,7 @@ class RunPlan:
 
 def plan_run(settings: RunSettings) -> RunPlan:
     """Every valid row of the sheet."""
-    validation = _validated(settings)
+    validation = validated(settings)
     return RunPlan(command="run", settings=settings, validation=validation,
                    input_sha256=sha256_of(settings.input_path), rows=validation.valid_rows())
 
@@ -66,7 +66,7 @@ def plan_resume(run_dir: Path, *, profile: str | None = None,
     input, a damaged run.json or journal, and a journal that lost undo records.
     """
     record = read_record(run_dir)
-    settings = _recorded_settings(run_dir, record)
+    settings = recorded_settings(run_dir, record)
     if settings.dry_run:
         raise UsageError(
             f"{run_dir}: is a dry run; a dry run is never resumed into real writes. Start the "
@@ -75,10 +75,10 @@ def plan_resume(run_dir: Path, *, profile: str | None = None,
     overrides = {k: v for k, v in (("profile", profile), ("endpoint_url", endpoint_url))
                  if v is not None and v != getattr(settings, k)}
     settings = settings.replace(**overrides)
-    digest = _unchanged_input(settings.input_path, record["input_sha256"])
-    validation = _validated(settings)
+    digest = unchanged_input(settings.input_path, record["input_sha256"])
+    validation = validated(settings)
     valid = validation.valid_rows()
-    state = _journal_state(run_dir, rows=set(valid.tolist()))
+    state = journal_state(run_dir, rows=set(valid.tolist()))
     final = {row for row, o in state.outcomes.items() if is_final(o)}
     earlier = {row: o for row, o in state.outcomes.items() if row in final}
     sent_before = {row: owner for row, owner in state.sent.items() if row not in final}
@@ -91,7 +91,8 @@ def plan_resume(run_dir: Path, *, profile: str | None = None,
     return plan, record
 
 
-def _recorded_settings(run_dir: Path, record: dict[str, Any]) -> RunSettings:
+def recorded_settings(run_dir: Path, record: dict[str, Any]) -> RunSettings:
+    """The settings run.json recorded, or UsageError when they are damaged."""
     try:
         settings = RunSettings.from_json(record["settings"])
         return settings.replace(input_path=Path(record["input"]), out_dir=run_dir)
@@ -102,7 +103,8 @@ def _recorded_settings(run_dir: Path, record: dict[str, Any]) -> RunSettings:
         ) from None
 
 
-def _unchanged_input(path: Path, recorded: object) -> str:
+def unchanged_input(path: Path, recorded: object) -> str:
+    """The input's sha256, or UsageError when it is gone or changed since the run."""
     if not path.is_file():
         raise UsageError(
             f"{path}: the run's input file is gone; put it back where it was to resume (the "
@@ -117,7 +119,8 @@ def _unchanged_input(path: Path, recorded: object) -> str:
     return digest
 
 
-def _journal_state(run_dir: Path, *, rows: set[int]) -> JournalState:
+def journal_state(run_dir: Path, *, rows: set[int]) -> JournalState:
+    """The run's journal, or UsageError naming the file, the line and what to do."""
     path = run_dir / JOURNAL
     happened = [name for name in ("results.csv", "summary.json") if (run_dir / name).exists()]
     if not path.exists() and happened:
@@ -172,7 +175,8 @@ def is_final(outcome: RowOutcome) -> bool:
     return False  # SKIPPED
 
 
-def _validated(settings: RunSettings) -> Validation:
+def validated(settings: RunSettings) -> Validation:
+    """The run's input, validated exactly as the run did."""
     table = read_table(settings.input_path, sheet=settings.sheet)
     # Rows hidden in Excel: the run's own --hidden-rows choice (resume reads it from run.json).
     return hidden.validate_for_run(table, choice=settings.hidden_rows, catalog=settings.catalog,

@@ -67,7 +67,9 @@ class InputTable:
         return self.frame[header]
 
 
-def read_table(path: str | Path, *, sheet: str | None = None) -> InputTable:
+def read_table(
+    path: str | Path, *, sheet: str | None = None, required: tuple[str, ...] = fields.REQUIRED
+) -> InputTable:
     """Read a CSV or Excel realignment sheet.
 
     Raises InputError, whose message names the file and the fix, for anything unusable.
@@ -96,16 +98,16 @@ def read_table(path: str | Path, *, sheet: str | None = None) -> InputTable:
             "(File > Info > Protect Workbook) and save it as .xlsx, or save it as CSV UTF-8."
         )
     if head.startswith(_ZIP_MAGIC):
-        return _read_excel(path, sheet=sheet)
+        return _read_excel(path, sheet=sheet, required=required)
     if sheet is not None:
         raise InputError(f"{path}: --sheet applies to Excel workbooks only; this is a text file.")
-    return _read_csv(path, head)
+    return _read_csv(path, head, required=required)
 
 
 # --- CSV ---------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path, head: bytes) -> InputTable:
+def _read_csv(path: Path, head: bytes, *, required: tuple[str, ...]) -> InputTable:
     encoding = _detect_encoding(path, head)
     head_text = head.decode(encoding, errors="ignore")
     if head_text.strip("\ufeff\r\n\t ,;") == "":
@@ -146,6 +148,7 @@ def _read_csv(path: Path, head: bytes) -> InputTable:
         header_row=header_index + 1,
         encoding=encoding,
         delimiter=delimiter,
+        required=required,
     )
 
 
@@ -232,7 +235,7 @@ def _first_line(exc: Exception) -> str:
 _READ_ONLY_ABOVE_BYTES = 20 << 20
 
 
-def _read_excel(path: Path, *, sheet: str | None) -> InputTable:
+def _read_excel(path: Path, *, sheet: str | None, required: tuple[str, ...]) -> InputTable:
     # Merged cells are only visible outside read-only mode, which holds the whole sheet in
     # memory; analysts' workbooks are small, and big ones are still read (in read-only mode).
     read_only = path.stat().st_size > _READ_ONLY_ABOVE_BYTES
@@ -270,6 +273,7 @@ def _read_excel(path: Path, *, sheet: str | None) -> InputTable:
         encoding="xlsx",
         sheet=worksheet.title,
         marks=marks,
+        required=required,
     )
 
 
@@ -406,6 +410,7 @@ def _build_table(
     delimiter: str | None = None,
     sheet: str | None = None,
     marks: SheetMarks | None = None,
+    required: tuple[str, ...] = fields.REQUIRED,
 ) -> InputTable:
     headers = [_unescape_header(h.strip()) for h in headers]
     # Unnamed columns with nothing in them are Excel's trailing commas: drop them.
@@ -421,7 +426,7 @@ def _build_table(
     body.columns = pd.Index(names)
     body.index = pd.RangeIndex(header_row + 1, header_row + 1 + len(body), name="row")
 
-    columns = _map_columns(path, raw, names)
+    columns = _map_columns(path, raw, names, required=required)
     blank = _blank_rows(body)
     blank_rows = int(blank.sum())
     if blank_rows:
@@ -445,18 +450,20 @@ def _build_table(
         blank_rows=blank_rows,
         extra_columns=extras,
         letters={name: _column_letter(i) for name, i in positions.items()},
-        **_marked(marks or SheetMarks(), rows=body.index, positions=positions, columns=columns),
+        **_marked(marks or SheetMarks(), rows=body.index, positions=positions, columns=columns,
+                  required=required),
     )
 
 
 def _marked(
-    marks: SheetMarks, *, rows: pd.Index, positions: dict[str, int], columns: dict[str, str]
+    marks: SheetMarks, *, rows: pd.Index, positions: dict[str, int], columns: dict[str, str],
+    required: tuple[str, ...],
 ) -> dict[str, Any]:
     """The sheet's marks in the table's terms: data rows only, columns by name."""
     hidden = rows[np.isin(rows, list(marks.hidden_rows))] if marks.hidden_rows else rows[:0]
     hidden_columns = {
         f: f"{_column_letter(positions[columns[f]])} ({columns[f]!r})"
-        for f in fields.REQUIRED
+        for f in required
         if marks.column_hidden(positions[columns[f]] + 1)
     }
     name_at = {position + 1: name for name, position in positions.items()}
@@ -497,7 +504,8 @@ def _blank_rows(body: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.bool_]]:
     return undecided
 
 
-def _map_columns(path: Path, raw: Sequence[str], names: Sequence[str]) -> dict[str, str]:
+def _map_columns(path: Path, raw: Sequence[str], names: Sequence[str], *,
+                 required: tuple[str, ...]) -> dict[str, str]:
     found: dict[str, list[str]] = {}
     for header, name in zip(raw, names, strict=True):
         canonical = fields.field_for(header)
@@ -510,7 +518,7 @@ def _map_columns(path: Path, raw: Sequence[str], names: Sequence[str]) -> dict[s
             f"{path}: columns {' and '.join(map(repr, cols))} both mean {f}; "
             "delete or rename one of them."
         )
-    missing = [f for f in fields.REQUIRED if f not in found]
+    missing = [f for f in required if f not in found]
     if missing:
         raise InputError(
             f"{path}: missing required column(s) {', '.join(missing)}; found "

@@ -18,7 +18,8 @@ def _commands() -> list[str]:
 
 
 def test_the_commands_the_spec_names_exist() -> None:
-    assert set(_commands()) >= {"validate", "run", "resume", "template", "emulator"}
+    assert set(_commands()) >= {"validate", "run", "resume", "template", "emulator", "export",
+                                "transfer", "verify"}
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in _commands()]], ids=lambda c: c[0] if c

@@ -1,0 +1,139 @@
+"""Paced reads for `export` and `verify`: GetOpportunity and ListOpportunities at the read pace.
+
+Reads have their own quota (10/s and 100,000 per 24 h per partner account). One token bucket
+paces both operations; the token is taken in botocore's before-sign event (as `client.paced`
+does for the run), so several threads can wait on the network while calls still leave one
+interval apart. tenacity retries what may succeed later; the guard stops everything when the
+credentials fail, when reads stay throttled for too long (the daily read quota is spent), or on
+Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from bulk_assign.client import SERVICE
+from bulk_assign.guard import RunGuard, RunStopping, Stop, StopReason
+from bulk_assign.pacer import Clock, TokenBucket
+from bulk_assign.results import CallCounts
+from bulk_assign.retry import Kind, classify, error_code, is_retryable, retrying
+
+if TYPE_CHECKING:
+    from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
+
+#: The documented GetOpportunity / ListOpportunities quota per partner account.
+DAILY_READ_QUOTA: Final = 100_000
+DEFAULT_READ_TPS: Final = 10.0
+#: Enough threads that a call's latency never holds the pace back (10/s x ~0.5 s + margin).
+DEFAULT_READ_WORKERS: Final = 8
+_READ_OPERATIONS: Final = ("GetOpportunity", "ListOpportunities")
+
+
+class PacedReader:
+    """Reads through one shared client at `read_tps`, with retries; thread-safe.
+
+    `get` and `list_page` raise the call's final exception (not found, validation...), or
+    RunStopping when the run stops before or during the call.
+    """
+
+    def __init__(self, client: PartnerCentralSellingAPIClient, guard: RunGuard, *,
+                 read_tps: float = DEFAULT_READ_TPS, max_attempts: int = 8,
+                 quota_wait_seconds: float = 600.0, next_step: str = "run the same command "
+                 "again", clock: Clock = time.monotonic) -> None:
+        self._client = client
+        self.guard = guard
+        self.bucket = TokenBucket(read_tps, clock=clock, sleep=guard.sleep)
+        self.calls = CallCounts()
+        self._max_attempts = max_attempts
+        self._quota_wait = quota_wait_seconds
+        self._next_step = next_step
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last_success = clock()
+
+    @contextmanager
+    def paced(self) -> Iterator[None]:
+        """Take a read token just before each read leaves, for as long as the block runs."""
+        events = self._client.meta.events
+        names = [f"before-sign.{SERVICE}.{operation}" for operation in _READ_OPERATIONS]
+        for name in names:
+            events.register(name, self._take_token, unique_id=f"bulk-assign-read-{name}")
+        try:
+            yield
+        finally:
+            for name in names:
+                events.unregister(name, unique_id=f"bulk-assign-read-{name}")
+
+    def _take_token(self, **_: Any) -> None:
+        if not self.bucket.acquire():
+            raise RunStopping  # cancels the call before anything is sent
+        self.calls.add(write=False)
+
+    def get(self, *, catalog: str, identifier: str) -> dict[str, Any]:
+        """GetOpportunity's answer."""
+        return self._call(lambda: dict(self._client.get_opportunity(
+            Catalog=catalog, Identifier=identifier)))
+
+    def list_page(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One ListOpportunities page."""
+        return self._call(lambda: dict(self._client.list_opportunities(**params)))
+
+    def _call(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        try:
+            for attempt in retrying(max_attempts=self._max_attempts, stop_event=self.guard.event):
+                with attempt:
+                    self.guard.check()
+                    try:
+                        answer = call()
+                    except RunStopping:
+                        raise
+                    except Exception as exc:
+                        self._failed(exc)
+                        raise
+                    with self._lock:
+                        self._last_success = self._clock()
+                    return answer
+        except RunStopping:
+            raise
+        except Exception as exc:
+            if self.guard.stopping and is_retryable(exc):
+                raise RunStopping from exc  # cut short by the stop, not failed for good
+            raise
+        raise RunStopping  # the retries ended because the run is stopping
+
+    def _failed(self, exc: BaseException) -> None:
+        kind = classify(exc)
+        if kind is Kind.CREDENTIALS:
+            self.guard.stop(Stop(
+                StopReason.ABORTED, f"the credentials were rejected ({error_code(exc)})",
+                f"Log in again (`aws sso login`, or refresh your access keys), then "
+                f"{self._next_step}"))
+            raise RunStopping from exc
+        if kind is not Kind.THROTTLED:
+            return
+        self.calls.add(write=False, throttled=True)
+        with self._lock:
+            waited = self._clock() - self._last_success
+        if waited > self._quota_wait:
+            later = datetime.now(UTC) + timedelta(hours=1)
+            self.guard.stop(Stop(
+                StopReason.QUOTA_EXHAUSTED,
+                f"reads throttled for {waited / 60:.1f} min without one going through: the "
+                f"account's {DAILY_READ_QUOTA:,}-reads-per-24 h quota is spent",
+                f"It frees up as reads of the last 24 h age out: {self._next_step} after "
+                f"{later:%Y-%m-%d %H:%M} UTC"))
+
+
+def make_guard() -> RunGuard:
+    """A guard for reads: access rules are the caller's, so no AccessDenied streak stops it."""
+    return RunGuard(quota_wait_seconds=600.0, access_denied_limit=1_000_000)
+
+
+def read_seconds(reads: int, read_tps: float) -> float:
+    """How long `reads` take at the pace (the bucket's small margin included)."""
+    return reads * 1.01 / read_tps

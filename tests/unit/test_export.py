@@ -1,0 +1,86 @@
+"""export's pieces without a network: filters, the sheet's columns, the partial file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bulk_assign import fields
+from bulk_assign.cli import main
+from bulk_assign.errors import UsageError
+from bulk_assign.export import (
+    EXPORT_COLUMNS,
+    ExportFilters,
+    Found,
+    PartialFile,
+    Target,
+    export_frame,
+    parse_since,
+    stage_named,
+)
+from bulk_assign.results import Contact
+
+OWNER = Contact("ana@example.com", "Ana", "Silva", "PartnerAccountManager", "+15550100199")
+
+
+def test_only_the_input_columns_are_taken_as_fields() -> None:
+    taken = {c: fields.field_for(c) for c in EXPORT_COLUMNS if fields.field_for(c)}
+    assert taken == {c: c for c in (fields.IDENTIFIER, fields.CATALOG, *fields.ASSIGNEE_FIELDS)}
+
+
+def test_stage_and_date_filters_say_the_fix() -> None:
+    assert stage_named("closed lost") == "Closed Lost"
+    with pytest.raises(UsageError, match="Prospect"):
+        stage_named("Won")
+    assert parse_since("2026-07-01") == datetime(2026, 7, 1, tzinfo=UTC)
+    with pytest.raises(UsageError, match="2026-07-01"):
+        parse_since("July")
+
+
+def test_bad_stage_on_the_command_line_exits_2_before_any_call(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code = main(["export", "--catalog", "Sandbox", "--out", str(tmp_path / "x.csv"),
+                 "--stage", "Won", "--endpoint-url", "http://127.0.0.1:9"])
+    assert code == 2
+    assert "not a stage" in capsys.readouterr().err
+
+
+def test_more_customers_than_the_model_allows_are_listed_in_passes() -> None:
+    names = tuple(f"Customer {i}" for i in range(23))
+    requests = ExportFilters(customers=names).list_requests("Sandbox")
+    assert [len(r["CustomerCompanyName"]) for r in requests] == [10, 10, 3]
+    assert all(r["Sort"] == {"SortBy": "Identifier", "SortOrder": "ASCENDING"}
+               for r in requests)
+
+
+def test_owner_filter_and_sheet_cells() -> None:
+    owned = Found("O1", "Sandbox", customer="AnyCo", owner=OWNER)
+    orphan = Found("O2", "Sandbox")
+    keep = ExportFilters(owners=("ana@example.com",))
+    assert [keep.keeps(f) for f in (owned, orphan)] == [True, False]
+    frame = export_frame([owned, orphan])
+    assert frame.loc[0, "Email"] == frame.loc[0, "Current Email"] == "ana@example.com"
+    assert frame.loc[0, "Phone"] == "+15550100199"
+    assert frame.loc[1, ["Email", "FirstName", "Current Email"]].tolist() == ["", "", ""]
+    moved = export_frame([owned], assignee=Contact("bo@example.com", "Bo", "Berg", "PAM"))
+    assert moved.loc[0, ["Current Email", "Email"]].tolist() == ["ana@example.com",
+                                                                 "bo@example.com"]
+
+
+def test_partial_file_survives_a_cut_line(tmp_path: Path) -> None:
+    partial = PartialFile(tmp_path / "x.csv.partial.jsonl")
+    partial.add(catalog="Sandbox", target=Target("O1", "t1"),
+                found=Found("O1", "Sandbox", owner=OWNER))
+    partial.close()
+    with partial.path.open("a", encoding="utf-8") as fh:
+        fh.write('{"catalog": "Sandbox", "id": "O2"')  # a kill mid-line
+    partial.add(catalog="Sandbox", target=Target("O3", "t3"), found=None)
+    partial.close()
+    loaded = PartialFile(partial.path).load("Sandbox")
+    assert set(loaded) == {"O1", "O3"}
+    assert loaded["O1"][1] is not None and loaded["O1"][1].owner == OWNER
+    assert loaded["O3"] == ("t3", None)
+    assert PartialFile(partial.path).load("AWS") == {}
