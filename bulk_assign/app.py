@@ -129,7 +129,7 @@ def run_command(
     settings, sources = pinned_connection(settings, os.environ if environ is None else environ)
     plan = plan_run(settings)
     show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout)
-    client = None if settings.dry_run else _client(settings)  # a bad profile: no folder left
+    client = _client(settings)  # a bad profile: exit 2 before any folder is made
     folder = prepare_run_dir(settings.out_dir, settings.input_path, started)
     with hold_run_folder(folder, command="run", new_run=True) as held:
         return _start(plan, folder, held, client=client, sources=sources, started=started,
@@ -137,7 +137,7 @@ def run_command(
 
 
 def _start(plan: RunPlan, folder: Path, held: HeldRunFolder, *,
-           client: PartnerCentralSellingAPIClient | None, sources: dict[str, str],
+           client: PartnerCentralSellingAPIClient, sources: dict[str, str],
            started: datetime, now: Clock, quiet: bool, stdout: TextIO) -> int:
     settings = plan.settings
     if held.warning:
@@ -152,8 +152,6 @@ def _start(plan: RunPlan, folder: Path, held: HeldRunFolder, *,
     }
     write_record(folder, record)
     print(f"Run folder: {folder}", file=stdout)
-    if client is None:
-        return _dry_run(plan, folder, started=started, now=now, stdout=stdout)
     return execute(plan, folder, client=client, record=record, started=started, now=now,
                    quiet=quiet, stdout=stdout)
 
@@ -268,18 +266,6 @@ def _summary_head(plan: RunPlan, started: datetime, now: Clock) -> dict[str, Any
     }
 
 
-def _dry_run(plan: RunPlan, folder: Path, *, started: datetime, now: Clock,
-             stdout: TextIO) -> int:
-    outcomes = {
-        row: RowOutcome(row=row, status=Status.DRY_RUN, error_message="valid: would be sent")
-        for row in plan.rows.tolist()
-    }
-    summary = write_outputs(OutputPaths.in_folder(folder), plan.validation, outcomes,
-                            _summary_head(plan, started, now), workbook=_workbook(plan))
-    print(format_summary(summary), file=stdout)
-    return exit_code_for(summary)
-
-
 def execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClient,
             record: dict[str, Any], started: datetime, now: Clock, quiet: bool,
             stdout: TextIO) -> int:
@@ -299,7 +285,8 @@ def execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClie
     outcomes = {**plan.earlier, **report.outcomes}
     code = _exit_code(plan, outcomes, report)
     history.finished(record, index, at=iso(now()), exit_code=code,
-                     running_seconds=report.wall_seconds, calls=report.calls.as_dict())
+                     running_seconds=report.wall_seconds, calls=report.calls.as_dict(),
+                     outages=report.outages)
     write_record(folder, record)
     head = _summary_head(plan, started, now)
     head.update(history.totals(record, changed=_count(outcomes, Status.SUCCEEDED),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from bulk_assign.client import current_owner, owned_by, request_id
 from bulk_assign.guard import RunGuard, RunStopping, StopReason
 from bulk_assign.journal import Journal
+from bulk_assign.outage import is_outage_failure
 from bulk_assign.privacy import scrub
 from bulk_assign.results import CallCounts, Contact, Job, RowOutcome, Status
 from bulk_assign.retry import Kind, classify, error_code, error_message, is_retryable, retrying
@@ -36,6 +37,10 @@ _SKIPPED_MESSAGES = {
     StopReason.ABORTED: "not sent: the run was aborted; fix the cause, then `bulk-assign resume`",
     StopReason.QUOTA_EXHAUSTED: "not sent: the daily write quota is spent; "
                                 "`bulk-assign resume` later",
+    StopReason.UNREACHABLE: "not sent: the service could not be reached; check the network, "
+                            "then `bulk-assign resume`",
+    StopReason.SERVICE_UNAVAILABLE: "not sent: the service kept failing (5xx); "
+                                    "`bulk-assign resume` later",
 }
 
 
@@ -76,12 +81,18 @@ class RowAssigner:
         """Do one row and say how it ended. Never raises."""
         row = _Row(job=job, sent_before=job.row in self._sent_before,
                    previous_owner=self._sent_before.get(job.row))
-        try:
-            return self._pre_read_then_write(row)
-        except RunStopping:
-            return self.skipped(job, self._guard.reason, attempts=row.writes)
-        except Exception as exc:
-            return self._failed(row, exc)
+        while True:
+            try:
+                return self._pre_read_then_write(row)
+            except RunStopping:
+                return self.skipped(job, self._guard.reason, attempts=row.writes)
+            except Exception as exc:
+                if is_outage_failure(exc) and self._guard.in_outage:
+                    # Waiting out an outage (--wait): the row's retries ran out for a reason
+                    # that is not the row's. Its next call waits for the service to be back.
+                    log.info("row %d %s: waiting out the outage", job.row, job.identifier)
+                    continue
+                return self._failed(row, exc)
 
     def skipped(self, job: Job, reason: StopReason, *, attempts: int = 0) -> RowOutcome:
         return RowOutcome(row=job.row, status=Status.SKIPPED, error_class=str(reason),
@@ -140,6 +151,7 @@ class RowAssigner:
             self._call_failed(exc, job, write=True)
             row.ambiguous = classify(exc) is Kind.AMBIGUOUS
             raise
+        self._guard.call_answered()
         self._on_write_success()
         return self._outcome(row, Status.SUCCEEDED, request=request_id(response))
 
@@ -150,8 +162,8 @@ class RowAssigner:
         except Exception:
             return False
 
-    def read_owner(self, job: Job) -> Contact | None:
-        for attempt in retrying(max_attempts=self._settings.max_attempts,
+    def read_owner(self, job: Job, *, max_attempts: int | None = None) -> Contact | None:
+        for attempt in retrying(max_attempts=max_attempts or self._settings.max_attempts,
                                 stop_event=self._guard.event):
             with attempt:
                 self._guard.check()
@@ -164,12 +176,17 @@ class RowAssigner:
                 except Exception as exc:
                     self._call_failed(exc, job, write=False)
                     raise
+                self._guard.call_answered()
                 team = response.get("OpportunityTeam") or []
                 return current_owner([dict(m) for m in team])
         raise RunStopping
 
     def _call_failed(self, exc: BaseException, job: Job, *, write: bool) -> None:
         kind = classify(exc)
+        if is_outage_failure(exc):
+            self._guard.call_failed(exc)
+        elif kind is not Kind.CREDENTIALS:
+            self._guard.call_answered()  # an answer, even a refusal: the service is up
         if kind is Kind.THROTTLED:
             self._calls.add(write=write, throttled=True)
             if write:

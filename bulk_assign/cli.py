@@ -152,7 +152,12 @@ def _add_run(commands: _Commands) -> None:
     run.add_argument("--catalog", type=_catalog, required=True, metavar="{AWS,Sandbox}",
                      help="AWS is production and asks for confirmation; Sandbox is for trials")
     run.add_argument("--dry-run", action="store_true",
-                     help="validate and plan, make no call (rows get DRY_RUN)")
+                     help="validate and plan, write nothing: rows get DRY_RUN (one read checks "
+                     "that the service can be reached and holds the first opportunities)")
+    run.add_argument("--wait", action="store_true",
+                     help="wait out what holds writes back instead of stopping: an outage "
+                     "(the service unreachable or failing) is retried with growing pauses, up "
+                     "to 5 min apart; expired credentials still stop the run")
     _add_pacing_options(run)
     run.add_argument("--profile", metavar="P", help="AWS profile (default: the standard chain)")
     run.add_argument("--region", default=default("region"),
@@ -391,6 +396,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             max_attempts=args.max_attempts,
             read_timeout=args.timeout,
             quota_wait_seconds=args.quota_wait * 60,
+            wait=args.wait,
             profile=args.profile,
             region=args.region,
             endpoint_url=args.endpoint_url,

@@ -81,6 +81,10 @@ class ProgressListener:
     def pace_changed(self, old: float, new: float) -> None:
         return None  # the writes/s figure on the bar shows it
 
+    def waiting(self, text: str) -> None:
+        with contextlib.suppress(OSError):
+            self._bar.set_postfix_str(text, refresh=True)
+
 
 def stop_advice(stop: Stop, folder: Path) -> str:
     """What the user reads when a run stopped: why, what to do, and the command to go on."""

@@ -14,13 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from bulk_assign.outage import SERVICE_UNAVAILABLE, UNREACHABLE, OutageBreaker
 from bulk_assign.results import ABORTED, INTERRUPTED, QUOTA_EXHAUSTED, RowOutcome, Status
 from bulk_assign.retry import ACCESS_DENIED_CODES, error_code
+from bulk_assign.timestamps import now_iso
 
 log = logging.getLogger("bulk_assign.run")
 
@@ -31,6 +34,8 @@ class StopReason(StrEnum):
     INTERRUPTED = INTERRUPTED
     ABORTED = ABORTED
     QUOTA_EXHAUSTED = QUOTA_EXHAUSTED
+    UNREACHABLE = UNREACHABLE
+    SERVICE_UNAVAILABLE = SERVICE_UNAVAILABLE
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,16 @@ class RunGuard:
     """Owns the stop event, the stop and the rules that trigger one. Thread-safe."""
 
     def __init__(self, *, quota_wait_seconds: float, access_denied_limit: int,
-                 profile: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 outage_seconds: float, profile: str | None = None,
+                 wait_outages: bool = False, where: str = "",
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.event = threading.Event()
+        #: Outages: stop the run, or (wait_outages) pause until the service is back.
+        self.outages = OutageBreaker(quiet_seconds=outage_seconds, clock=clock, now_iso=now_iso)
+        self._wait_outages = wait_outages
+        self._where = where  # "http://... (region us-east-1)", for the advice
+        #: Told what the run waits for, while it waits (the console shows it on the bar).
+        self.on_wait: Callable[[str], None] = lambda text: None
         self._lock = threading.Lock()
         self._clock = clock
         self._quota_wait = quota_wait_seconds
@@ -140,6 +153,54 @@ class RunGuard:
                            "partnercentral:AssignOpportunity (or the catalog)",
                            "Fix the IAM permissions, then resume"))
 
+    # --- outages -------------------------------------------------------------------------
+
+    def call_answered(self) -> None:
+        """The service answered a call (any answer but 5xx): it is up and reachable."""
+        ended = self.outages.succeeded()
+        if ended is not None:
+            log.warning("outage over after %.0f s (%d failed calls): continuing",
+                        ended.seconds or 0, ended.failed_calls)
+
+    def call_failed(self, exc: BaseException) -> None:
+        """A call failed at the transport or with 5xx: an outage when nothing succeeds."""
+        began = self.outages.failed(exc)
+        if began is None:
+            return
+        what = (f"no call has succeeded for {self.outages.quiet_seconds():.0f} s: "
+                f"{began.failed_calls} calls failed ({_listed(began.by_class)}) at {self._where}")
+        if self._wait_outages:
+            log.warning("outage: %s; waiting (--wait), trying again with growing pauses", what)
+            return
+        self.stop(self.outage_stop(began.kind, what))
+
+    def outage_stop(self, kind: str, what: str) -> Stop:
+        if kind == UNREACHABLE:
+            fix = ("Check the network, VPN and proxy, and --endpoint-url / --region; then "
+                   "resume (add --wait to a run to wait out an outage instead)")
+        else:
+            fix = ("The service answers 5xx: check the AWS Health Dashboard, then resume "
+                   "later (add --wait to a run to wait out an outage instead)")
+        return Stop(StopReason(kind), f"the service is out of reach: {what}", fix)
+
+    @property
+    def in_outage(self) -> bool:
+        return self.outages.ongoing is not None
+
+    def before_call(self) -> None:
+        """During an outage (with --wait) calls wait; one tries after each growing pause."""
+        while (left := self.outages.wait_before_call()) > 0:
+            outage = self.outages.ongoing
+            if outage is not None:
+                self.on_wait(f"waiting: {outage.kind} since {outage.began_at[11:19]} UTC, "
+                             f"next try in {left:.0f} s")
+            if self.event.wait(min(left, 1.0)):
+                raise RunStopping
+
     def folder_unwritable(self, exc: BaseException) -> None:
         self.stop(Stop(StopReason.ABORTED, f"could not write to the run folder ({exc})",
                        "Free space or fix permissions, then resume"))
+
+
+def _listed(counts: Counter[str]) -> str:
+    return ", ".join(f"{n} {code}" for code, n in counts.most_common(3))

@@ -22,10 +22,11 @@ def started(record: dict[str, Any], *, command: str, at: str, **facts: Any) -> i
 
 
 def finished(record: dict[str, Any], index: int, *, at: str, exit_code: int,
-             running_seconds: float, calls: Mapping[str, int]) -> None:
+             running_seconds: float, calls: Mapping[str, int],
+             outages: list[dict[str, Any]] | None = None) -> None:
     record["invocations"][index].update(
         finished_at=at, exit_code=exit_code, running_seconds=round(running_seconds, 3),
-        calls={key: int(calls[key]) for key in CALL_KEYS})
+        calls={key: int(calls[key]) for key in CALL_KEYS}, outages=outages or [])
 
 
 def totals(record: Mapping[str, Any], *, changed: int, unchanged: int) -> dict[str, Any]:
@@ -49,5 +50,6 @@ def totals(record: Mapping[str, Any], *, changed: int, unchanged: int) -> dict[s
             "writes_per_changed": round(calls["write"] / changed, 3) if changed else None,
         },
         "effective_writes_per_second": round(calls["write"] / running, 3) if running else None,
+        "outages": [o for i in invocations for o in i.get("outages") or []],
         "invocations": invocations,
     }

@@ -1,4 +1,7 @@
-"""Before the first row: is this the service the plan was made for?
+"""Before the first row: can the service be reached, and is it the one the plan was made for?
+
+The first row's read says whether the endpoint can be reached at all: when it cannot (after a
+few quick attempts), the run stops before any row is touched.
 
 The first few rows' opportunities are read (read bucket, the same pre-read every row gets).
 When none of them exists there, the run is talking to the wrong endpoint, region or catalog
@@ -12,17 +15,20 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from bulk_assign.guard import RunStopping, Stop, StopReason
+from bulk_assign.outage import is_outage_failure
 from bulk_assign.results import Job
 from bulk_assign.retry import error_code
 
-#: How many rows the probe reads at most.
+#: How many rows the probe reads at most, and how many attempts each read gets.
 PROBE_ROWS: Final = 3
+PROBE_ATTEMPTS: Final = 3
 NOT_FOUND: Final = "ResourceNotFoundException"
 
 
 def probe(read: Callable[[Job], object], jobs: Sequence[Job], *, endpoint: str,
-          catalog: str) -> Stop | None:
-    """Read `jobs` until one opportunity is found; a Stop when none of them exists.
+          catalog: str, unreachable: Callable[[BaseException], Stop | None]) -> Stop | None:
+    """Read `jobs` until one opportunity is found; a Stop when none of them exists, or
+    `unreachable(exc)` when the service cannot be reached at all.
 
     Any other failure is left to the rows themselves (the guard already stops the run for
     rejected credentials).
@@ -35,6 +41,8 @@ def probe(read: Callable[[Job], object], jobs: Sequence[Job], *, endpoint: str,
         except Exception as exc:
             if error_code(exc) == NOT_FOUND:
                 continue
+            if is_outage_failure(exc):
+                return unreachable(exc)
         return None
     if not jobs:
         return None

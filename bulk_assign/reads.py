@@ -22,6 +22,7 @@ from bulk_assign.guard import RunGuard, RunStopping, Stop, StopReason
 from bulk_assign.pacer import Clock, TokenBucket
 from bulk_assign.results import CallCounts
 from bulk_assign.retry import Kind, classify, error_code, is_retryable, retrying
+from bulk_assign.settings import default
 
 if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
@@ -131,7 +132,8 @@ class PacedReader:
 
 def make_guard() -> RunGuard:
     """A guard for reads: access rules are the caller's, so no AccessDenied streak stops it."""
-    return RunGuard(quota_wait_seconds=600.0, access_denied_limit=1_000_000)
+    return RunGuard(quota_wait_seconds=default("quota_wait_seconds"),
+                    access_denied_limit=1_000_000, outage_seconds=default("outage_seconds"))
 
 
 def read_seconds(reads: int, read_tps: float) -> float:

@@ -17,17 +17,20 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain, islice
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bulk_assign.assigner import RowAssigner
 from bulk_assign.client import paced
 from bulk_assign.guard import RunGuard, RunStopping, Stop
 from bulk_assign.journal import Journal
+from bulk_assign.outage import SERVICE_UNAVAILABLE, UNREACHABLE
 from bulk_assign.pacer import Pacer
 from bulk_assign.pool import run_pool
-from bulk_assign.preflight import PROBE_ROWS, probe
-from bulk_assign.results import CallCounts, Contact, Job, RowOutcome
+from bulk_assign.preflight import PROBE_ATTEMPTS, PROBE_ROWS, probe
+from bulk_assign.results import CallCounts, Contact, Job, RowOutcome, Status
+from bulk_assign.retry import error_code, http_status
 from bulk_assign.settings import RunSettings
 from bulk_assign.timestamps import now_iso
 
@@ -51,6 +54,7 @@ class RunListener(Protocol):
 
     def row_finished(self, outcome: RowOutcome, tally: Tally) -> None: ...
     def pace_changed(self, old: float, new: float) -> None: ...
+    def waiting(self, text: str) -> None: ...
 
 
 class _Silent:
@@ -58,6 +62,9 @@ class _Silent:
         return None
 
     def pace_changed(self, old: float, new: float) -> None:
+        return None
+
+    def waiting(self, text: str) -> None:
         return None
 
 
@@ -68,6 +75,8 @@ class RunReport:
     wall_seconds: float
     stop: Stop | None = None
     statuses: Counter[str] = field(default_factory=Counter)
+    #: Outages seen (summary.json): when each began and ended, what failed.
+    outages: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Runner:
@@ -87,10 +96,13 @@ class Runner:
         self.settings = settings
         self.client = client
         self.journal = journal
-        self.guard = guard or RunGuard(quota_wait_seconds=settings.quota_wait_seconds,
-                                       access_denied_limit=settings.access_denied_limit,
-                                       profile=settings.profile, clock=clock)
+        self.guard = guard or RunGuard(
+            quota_wait_seconds=settings.quota_wait_seconds,
+            access_denied_limit=settings.access_denied_limit, profile=settings.profile,
+            wait_outages=settings.wait, outage_seconds=settings.outage_seconds, clock=clock,
+            where=f"{client.meta.endpoint_url} (region {settings.region})")
         self._listener: RunListener = listener or _Silent()
+        self.guard.on_wait = self._listener.waiting
         self.pacer = Pacer(max_tps=settings.max_tps, read_tps=settings.read_tps, clock=clock,
                            sleep=self.guard.sleep, on_rate_change=self._pace_changed)
         self._clock = clock
@@ -112,17 +124,27 @@ class Runner:
         first = list(islice(pending, PROBE_ROWS))
         with paced(self.client, writes=self._take_write_token, reads=self._take_read_token):
             self._probe(first)
-            unsent = run_pool(chain(first, pending), self._do_row,
-                              workers=self.settings.worker_count,
-                              stopping=lambda: self.guard.stopping)
-        if unsent:
-            skipped = [self._assigner.skipped(job, self.guard.reason) for job in unsent]
-            self.journal.finished_many(skipped)
-            for outcome in skipped:
-                self._count(outcome)
+            if self.settings.dry_run:  # the rehearsal ends here: the service can be reached
+                self._record_all(chain(first, pending), lambda job: _dry_run(job.row))
+                unsent: list[Job] = []
+            else:
+                unsent = run_pool(chain(first, pending), self._do_row,
+                                  workers=self.settings.worker_count,
+                                  stopping=lambda: self.guard.stopping)
+        self._record_all(unsent, lambda job: self._assigner.skipped(job, self.guard.reason))
         return RunReport(outcomes=self.outcomes, calls=self.calls,
                          wall_seconds=self._clock() - self._started, stop=self.guard.stop_info,
-                         statuses=self._statuses)
+                         statuses=self._statuses,
+                         outages=[o.to_json() for o in self.guard.outages.past])
+
+    def _record_all(self, jobs: Iterable[Job], outcome: Callable[[Job], RowOutcome]) -> None:
+        """Rows that end without a call (never sent, or a dry run): one fsync for them all."""
+        if self.guard.stopping:
+            outcome = partial(self._assigner.skipped, reason=self.guard.reason)
+        done = [outcome(job) for job in jobs]
+        self.journal.finished_many(done)
+        for each in done:
+            self._count(each)
 
     def _probe(self, first: list[Job]) -> None:
         """Check the first rows exist at this endpoint; their pre-read is done by the way."""
@@ -130,23 +152,35 @@ class Runner:
             return  # a run that reads nothing: its first writes will tell
 
         def read(job: Job) -> None:
-            self._assigner.prefetched[job.row] = self._assigner.read_owner(job)
+            owner = self._assigner.read_owner(job, max_attempts=PROBE_ATTEMPTS)
+            self._assigner.prefetched[job.row] = owner
 
         try:
-            stop = probe(read, first,
-                         endpoint=str(self.client.meta.endpoint_url),
-                         catalog=self.settings.catalog)
+            stop = probe(read, first, endpoint=str(self.client.meta.endpoint_url),
+                         catalog=self.settings.catalog, unreachable=self._unreachable)
         except RunStopping:
             return  # the guard knows why
         if stop is not None:
             self.guard.stop(stop)
 
+    def _unreachable(self, exc: BaseException) -> Stop | None:
+        """The first read failed at the transport or with 5xx, every attempt: the endpoint
+        cannot be reached at all. With --wait, the rows wait for it instead."""
+        if self.settings.wait:
+            return None
+        kind = UNREACHABLE if http_status(exc) is None else SERVICE_UNAVAILABLE
+        return self.guard.outage_stop(
+            kind, f"the first read failed {PROBE_ATTEMPTS} times ({error_code(exc)}) at "
+                  f"{self.client.meta.endpoint_url} (region {self.settings.region})")
+
     def _take_write_token(self) -> None:
+        self.guard.before_call()
         if self.guard.stopping or not self.pacer.writes.acquire():
             raise RunStopping
         self.calls.add(write=True)
 
     def _take_read_token(self) -> None:
+        self.guard.before_call()
         if self.guard.stopping or not self.pacer.reads.acquire():
             raise RunStopping
         self.calls.add(write=False)
@@ -187,3 +221,7 @@ class Runner:
             self._statuses[str(outcome.status)] += 1
             tally = Tally(Counter(self._statuses), self.calls, self._clock() - self._started)
         self._listener.row_finished(outcome, tally)
+
+
+def _dry_run(row: int) -> RowOutcome:
+    return RowOutcome(row=row, status=Status.DRY_RUN, error_message="valid: would be sent")

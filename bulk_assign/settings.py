@@ -41,6 +41,10 @@ class RunSettings:
     profile: str | None = None
     region: str = "us-east-1"
     endpoint_url: str | None = None
+    #: Wait out what holds writes back (an outage) instead of stopping.
+    wait: bool = False
+    #: No call answered for this long (and several failed): the service is out (an outage).
+    outage_seconds: float = 15.0
     #: Read each opportunity before writing it (`--no-snapshot` turns it off).
     pre_read: bool = True
     #: "csv" or "xlsx"; None: results.xlsx too when the input is an Excel file.
@@ -52,7 +56,7 @@ class RunSettings:
         if self.catalog not in CATALOGS:
             raise ValueError(f"catalog must be one of {CATALOGS}, not {self.catalog!r}")
         for name in ("max_tps", "read_tps", "connect_timeout", "read_timeout",
-                     "quota_wait_seconds"):
+                     "quota_wait_seconds", "outage_seconds"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be greater than 0, not {getattr(self, name)}")
         for name in ("max_attempts", "access_denied_limit"):

@@ -113,13 +113,17 @@ def test_demo_logs_and_terminal_hold_no_personal_data(
     assert leaks == []
 
 
-def test_dry_run_makes_no_call(emulator: Callable[..., Emulator], tmp_path: Path) -> None:
+def test_dry_run_makes_no_write_and_one_read_to_check_the_service(
+    emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
     emu = emulator(generated(12), **fast())
     source = write_input(tmp_path / "in.csv", 12, duplicates_every=5)
     result = run(settings(source, emu.url, tmp_path / "run", dry_run=True))
     assert result.code == 0
     assert result.statuses() == {"DRY_RUN": 12, "DUPLICATE": 3}
-    assert emu.state()["calls"] == []
+    # The rehearsal reads the first opportunity (can the service be reached? does it hold
+    # the sheet's opportunities?) and writes nothing.
+    assert [c["operation"] for c in emu.state()["calls"]] == ["GetOpportunity"]
 
 
 def _deny_writes(emu: Emulator, identifiers: set[str] | None = None) -> None:
@@ -197,13 +201,16 @@ def test_internal_server_errors_until_attempts_run_out(
             "FAILED", "InternalServerException", "2")
     assert len(calls(emu.state(), "AssignOpportunity")) == 4
 
-    # With the pre-read on, the read fails first and no write is spent.
+    # With the pre-read on, the first read says the service answers 5xx to everything: the
+    # run stops before any row is touched (issue 16), rows SKIPPED for resume, no write spent.
     emu.reset()
     again = run(settings(source, emu.url, tmp_path / "again", max_attempts=2))
+    assert again.code == 3
     for row in again.results():
         assert (row["status"], row["error_class"], row["attempts"]) == (
-            "FAILED", "InternalServerException", "0")
+            "SKIPPED", "ServiceUnavailable", "0")
     assert calls(emu.state(), "AssignOpportunity") == []
+    assert "AWS Health Dashboard" in again.stdout
 
 
 def test_server_gone_fails_with_the_transport_error(
