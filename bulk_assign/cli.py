@@ -318,7 +318,7 @@ def _add_verify(commands: _Commands) -> None:
         description=_wrap("Re-read every opportunity the run changed (SUCCEEDED rows; with "
         "--all every valid row of its input) and write verify.csv into the run folder: row, "
         "Identifier, intended assignee, owner now, verdict MATCH / DRIFTED / NOT_FOUND / "
-        "UNREADABLE and the error class."),
+        "UNREADABLE and the error class; verify.xlsx too where the run writes results.xlsx."),
         epilog="example:\n  bulk-assign verify runs/realignment-20261128T101500\n\n"
         "exit codes: 0 every row MATCH, 1 otherwise, 2 usage, 3 aborted, 130 interrupted",
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
@@ -38,6 +38,8 @@ from bulk_assign.report import write_csv
 from bulk_assign.results import Contact
 from bulk_assign.retry import error_code
 from bulk_assign.rules import SERVICE
+from bulk_assign.runfolder import atomic_binary, open_private_append
+from bulk_assign.workbook import write_table_workbook
 
 #: ListOpportunities' page size cap: 5,000 opportunities cost 50 list reads.
 PAGE_SIZE: Final = 100
@@ -52,6 +54,7 @@ EXPORT_COLUMNS: Final = (
     *(CURRENT + name for name in fields.ASSIGNEE_FIELDS), *fields.ASSIGNEE_FIELDS,
 )
 FORMATS: Final = (".csv", ".xlsx")
+SHEET_TITLE: Final = "Opportunities"
 
 
 @cache
@@ -257,7 +260,8 @@ class PartialFile:
 
 
 def _open_append(path: Path) -> Any:
-    fh = path.open("a", encoding="utf-8")
+    """The partial file to append to, 0600 whatever the umask: it holds owners' contacts."""
+    fh = open_private_append(path)
     if fh.tell() > 0:
         with path.open("rb") as raw:
             raw.seek(-1, os.SEEK_END)
@@ -358,38 +362,9 @@ def check_out(out: Path) -> None:
 
 
 def write_export(frame: pd.DataFrame, out: Path) -> None:
-    """CSV (UTF-8 BOM, formula-safe) or xlsx (every cell text), written atomically."""
+    """CSV (UTF-8 BOM, formula-safe) or xlsx (every cell text), written atomically and 0600."""
     if out.suffix.lower() == ".xlsx":
-        write_text_workbook(frame, out, title="Opportunities")
+        with atomic_binary(out) as fh:
+            write_table_workbook(fh, frame=frame, title=SHEET_TITLE, text_format=True)
     else:
         write_csv(frame, out)
-
-
-def write_text_workbook(frame: pd.DataFrame, out: Path, *, title: str) -> None:
-    """Every cell a string, formatted as text: no formula runs, a phone keeps its `+`."""
-    from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
-
-    book = Workbook()
-    sheet = book.worksheets[0]
-    sheet.title = title
-    for row in _text_rows(frame):
-        sheet.append(row)
-    for cells in sheet.iter_rows():
-        for cell in cells:
-            cell.data_type = "s"  # openpyxl takes "=..." for a formula otherwise
-            cell.number_format = "@"
-    for index in range(1, frame.shape[1] + 1):
-        sheet.column_dimensions[get_column_letter(index)].width = 22
-    sheet.freeze_panes = "A2"
-    tmp = out.with_name(out.name + ".tmp")
-    book.save(tmp)
-    with tmp.open("rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, out)
-
-
-def _text_rows(frame: pd.DataFrame) -> Iterator[list[str]]:
-    yield [str(c) for c in frame.columns]
-    for values in frame.itertuples(index=False, name=None):
-        yield ["" if v is None else str(v) for v in values]

@@ -5,7 +5,8 @@ system drops a `flock` when its process dies, even by `kill -9`, so a lock can n
 the file may stay behind, holding the last holder's details, but the next process locks it at
 once. The file tells a second process who holds the folder (pid, host, command line, since).
 
-`lock_holder(folder)` reads it without taking the lock, for `status`.
+`lock_holder(folder)` reads it without taking the lock, for `status`. `transfer` holds the
+folder across its export and the run it starts: `lend_run_folder` lets that inner run use it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +64,28 @@ class HeldRunFolder:
     warning: str | None
 
 
+#: The folder an outer command lent to the commands it runs (see `lend_run_folder`).
+_LENT: ContextVar[tuple[HeldRunFolder, str] | None] = ContextVar("lent_run_folder",
+                                                                 default=None)
+
+
+@contextmanager
+def lend_run_folder(held: HeldRunFolder, *, to: str) -> Iterator[None]:
+    """Within this block (this thread only), `hold_run_folder(held.folder, command=to)` yields
+    `held` instead of refusing: a command that holds the folder runs another in it, no gap.
+
+    >>> with hold_run_folder(folder, command="transfer") as held:  # doctest: +SKIP
+    ...     export_into(folder)
+    ...     with lend_run_folder(held, to="run"):
+    ...         app.run_command(settings)  # its hold_run_folder(folder) gets `held`
+    """
+    token = _LENT.set((held, to))
+    try:
+        yield
+    finally:
+        _LENT.reset(token)
+
+
 @contextmanager
 def hold_run_folder(
     folder: Path,
@@ -78,6 +102,12 @@ def hold_run_folder(
     >>> with hold_run_folder(Path("runs/x"), command="resume"):  # doctest: +SKIP
     ...     ...  # open the journal, send, write the files
     """
+    lent = _LENT.get()
+    if lent is not None and lent[1] == command and _same_folder(lent[0].folder, folder):
+        if new_run and holds_a_run(folder):
+            raise UsageError(f"--out {folder}: already holds a run; pick another folder.")
+        yield lent[0]
+        return
     try:
         fd = private_fd(folder / LOCK_FILE, os.O_RDWR)
     except OSError as exc:
@@ -98,6 +128,13 @@ def hold_run_folder(
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _same_folder(one: Path, other: Path) -> bool:
+    try:
+        return one.samefile(other)
+    except OSError:
+        return False
 
 
 def _acquire(fd: int, folder: Path) -> None:

@@ -4,7 +4,9 @@ The departing owner's opportunities (and only those matching the filters) are ex
 new run folder as `input.csv` with the successor in the input columns: the exact sheet that is
 run, so `resume`, `verify` and an audit work on it. Then it is run like any sheet
 (`app.run_command`): plan, confirmation for production, pacing and sharing, journal,
-rollback.csv, results.
+rollback.csv, results. The folder is held (`runlock`) from before the export writes into it
+until the run ends, so a second transfer (or run, resume, verify) with the same folder is
+refused at once instead of exporting over the first one's sheet.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bulk_assign.errors import EXIT_OK
 from bulk_assign.export_app import ExportSettings, describe, run_export
 from bulk_assign.results import Contact
 from bulk_assign.runfolder import prepare_run_dir
+from bulk_assign.runlock import hold_run_folder, lend_run_folder
 from bulk_assign.settings import RunSettings
 from bulk_assign.timestamps import utc_now
 
@@ -37,6 +40,18 @@ def transfer_command(export: ExportSettings, run: RunSettings, *, from_email: st
     stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     folder = prepare_run_dir(run.out_dir, Path("transfer"), now or utc_now())
     print(f"Run folder: {folder}", file=stdout)
+    with hold_run_folder(folder, command="transfer", new_run=True) as held:
+        if held.warning:
+            print(held.warning, file=stdout)
+        # The run inside takes the folder from us (and does not repeat the warning).
+        with lend_run_folder(replace(held, warning=None), to="run"):
+            return _transfer(export, run, folder, from_email=from_email, to=to, yes=yes,
+                             quiet=quiet, stdout=stdout, stdin=stdin)
+
+
+def _transfer(export: ExportSettings, run: RunSettings, folder: Path, *, from_email: str,
+              to: Contact, yes: bool, quiet: bool, stdout: TextIO, stdin: TextIO) -> int:
+    """Export into `folder` (held), then run the sheet there."""
     sheet = folder / INPUT_NAME
     export = replace(export, filters=replace(export.filters,
                                              owners=(from_email.strip().casefold(),)))

@@ -2,7 +2,9 @@
 
 Re-reads (GetOpportunity, read pace) every row the journal says SUCCEEDED, or with `--all`
 every valid row of the run's input, and writes `verify.csv` beside the run's other files:
-row, Identifier, intended assignee, owner now, verdict and error class.
+row, Identifier, intended assignee, owner now, verdict and error class; and `verify.xlsx`, the
+same with verdicts coloured, where the run writes workbooks (results.xlsx). It holds the run
+folder (`runlock`) from its first read of the journal to its last file, like `resume`.
 
 Verdicts: MATCH; DRIFTED (someone changed it since: who owns it now); NOT_FOUND; UNREADABLE
 (the read failed for good, or the check was stopped, with the error class).
@@ -13,7 +15,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -33,13 +35,17 @@ from bulk_assign.guard import RunStopping, StopReason
 from bulk_assign.plan import journal_state, recorded_settings, unchanged_input, validated
 from bulk_assign.pool import run_pool
 from bulk_assign.reads import DEFAULT_READ_WORKERS, PacedReader, make_guard, read_seconds
-from bulk_assign.report import write_csv
+from bulk_assign.report import workbook_wanted, write_csv
 from bulk_assign.results import Job, Status
 from bulk_assign.retry import error_code
-from bulk_assign.runfolder import read_record
+from bulk_assign.runfolder import atomic_binary, read_record
+from bulk_assign.runlock import hold_run_folder
 from bulk_assign.settings import RunSettings
+from bulk_assign.workbook import AMBER, BAD, GOOD, StatusLook, write_table_workbook
 
 VERIFY_CSV: Final = "verify.csv"
+VERIFY_XLSX: Final = "verify.xlsx"
+VERIFY_SHEET: Final = "Verify"
 VERIFY_COLUMNS: Final = ("row", "Identifier", "intended assignee", "owner now", "verdict",
                          "error_class")
 
@@ -49,6 +55,15 @@ class Verdict(StrEnum):
     DRIFTED = "DRIFTED"
     NOT_FOUND = "NOT_FOUND"
     UNREADABLE = "UNREADABLE"
+
+
+#: How verify.xlsx colours a verdict: green in place, red moved or gone, amber not known.
+VERDICT_LOOKS: Final[Mapping[str, StatusLook]] = {
+    Verdict.MATCH: StatusLook(*GOOD, "the intended assignee owns it"),
+    Verdict.DRIFTED: StatusLook(*BAD, "someone else owns it now: see owner now"),
+    Verdict.NOT_FOUND: StatusLook(*BAD, "no such opportunity (any more)"),
+    Verdict.UNREADABLE: StatusLook(*AMBER, "could not be read: see error_class; verify again"),
+}
 
 
 @dataclass(frozen=True)
@@ -123,20 +138,36 @@ def verify_frame(checks: Iterable[Check]) -> pd.DataFrame:
     return pd.DataFrame(lines, columns=list(VERIFY_COLUMNS), dtype=object)
 
 
-def write_verify_files(frame: pd.DataFrame, folder: Path) -> list[Path]:
-    """verify.csv; the seam for verify.xlsx: where the run writes workbooks (results.xlsx),
-    add the workbook writer's call here and return its path too."""
+def write_verify_files(frame: pd.DataFrame, folder: Path, *, workbook: bool) -> list[Path]:
+    """verify.csv and, with `workbook` (where the run writes results.xlsx), verify.xlsx: the
+    same cells, every one a string, verdicts coloured. Both atomic and 0600."""
     path = folder / VERIFY_CSV
     write_csv(frame, path)
-    return [path]
+    if not workbook:
+        return [path]
+    book = folder / VERIFY_XLSX
+    with atomic_binary(book) as fh:
+        write_table_workbook(fh, frame=frame, title=VERIFY_SHEET, look_column="verdict",
+                             looks=VERDICT_LOOKS)
+    return [path, book]
 
 
 def verify_command(run_dir: Path, *, all_rows: bool = False, profile: str | None = None,
                    endpoint_url: str | None = None, stdout: TextIO | None = None) -> int:
     """`bulk-assign verify`: exit 0 when every checked row is MATCH, 1 otherwise."""
+    stdout = stdout or sys.stdout
+    read_record(run_dir)  # a run folder at all? (before a lock file is made in it)
+    with hold_run_folder(run_dir, command="verify") as held:
+        if held.warning:
+            print(held.warning, file=stdout)
+        return _verify(run_dir, all_rows=all_rows, profile=profile,
+                       endpoint_url=endpoint_url, stdout=stdout)
+
+
+def _verify(run_dir: Path, *, all_rows: bool, profile: str | None, endpoint_url: str | None,
+            stdout: TextIO) -> int:
     from bulk_assign.client import make_client  # boto3 import costs ~0.3 s: only when needed
 
-    stdout = stdout or sys.stdout
     settings = run_settings(run_dir, profile=profile, endpoint_url=endpoint_url)
     jobs = jobs_to_check(settings, run_dir, all_rows=all_rows)
     what = "valid row(s) of the input" if all_rows else "row(s) the run changed"
@@ -154,7 +185,9 @@ def verify_command(run_dir: Path, *, all_rows: bool = False, profile: str | None
         if job.row not in checks:
             reason = str(stop.reason) if stop else str(StopReason.INTERRUPTED)
             checks[job.row] = _check(job, "", Verdict.UNREADABLE, reason)
-    paths = write_verify_files(verify_frame(checks.values()), run_dir)
+    paths = write_verify_files(
+        verify_frame(checks.values()), run_dir,
+        workbook=workbook_wanted(settings.input_path, settings.output_format))
     counts = Counter(c.verdict for c in checks.values())
     print(summary_text(counts, reads=reader.calls.read), file=stdout)
     for path in paths:

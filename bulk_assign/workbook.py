@@ -9,6 +9,9 @@ Every cell that holds a value from the input or a results column is a string cel
 stored as the text `=x`, never as a formula (openpyxl would make it one), `#N/A` as text, not an
 error, `+44 20 ...` keeps its `+` and `00123` its zeros. No `'` is needed, so none is added.
 The only numbers are the counts the tool computed itself, in Summary.
+
+`write_table_workbook` writes one such sheet for the other commands (export's sheet, verify's
+verdicts): one xlsx writer, so every workbook the tool writes holds the same kind of cells.
 """
 
 from __future__ import annotations
@@ -50,17 +53,18 @@ class StatusLook:
     meaning: str
 
 
-_GOOD = ("C6EFCE", "006100", "63BE7B")  # Excel's own "Good", "Bad" and "Neutral" styles
-_BAD = ("FFC7CE", "9C0006", "F8696B")
-_AMBER = ("FFEB9C", "9C5700", "FFC000")
-_GREY = ("D9D9D9", "3F3F3F", "A6A6A6")
+#: (fill, font, bar) of Excel's own "Good", "Bad" and "Neutral" styles, and a grey.
+GOOD: Final = ("C6EFCE", "006100", "63BE7B")
+BAD: Final = ("FFC7CE", "9C0006", "F8696B")
+AMBER: Final = ("FFEB9C", "9C5700", "FFC000")
+GREY: Final = ("D9D9D9", "3F3F3F", "A6A6A6")
 STATUS_LOOKS: Final[Mapping[str, StatusLook]] = {
-    Status.SUCCEEDED: StatusLook(*_GOOD, "reassigned"),
-    Status.UNCHANGED: StatusLook(*_GOOD, "the assignee already owned it: no write spent"),
-    Status.FAILED: StatusLook(*_BAD, "the service or the network refused it: see error_message"),
-    Status.INVALID: StatusLook(*_BAD, "caught by validation, never sent: see error_message"),
-    Status.DUPLICATE: StatusLook(*_GREY, "repeat of an earlier row, never sent"),
-    Status.SKIPPED: StatusLook(*_AMBER, "not attempted (run stopped): resume the run"),
+    Status.SUCCEEDED: StatusLook(*GOOD, "reassigned"),
+    Status.UNCHANGED: StatusLook(*GOOD, "the assignee already owned it: no write spent"),
+    Status.FAILED: StatusLook(*BAD, "the service or the network refused it: see error_message"),
+    Status.INVALID: StatusLook(*BAD, "caught by validation, never sent: see error_message"),
+    Status.DUPLICATE: StatusLook(*GREY, "repeat of an earlier row, never sent"),
+    Status.SKIPPED: StatusLook(*AMBER, "not attempted (run stopped): resume the run"),
     Status.DRY_RUN: StatusLook(None, None, "5B9BD5", "valid, would be sent (dry run)"),
     Status.VALID: StatusLook(None, None, "5B9BD5", "valid (validate command)"),
 }
@@ -124,11 +128,33 @@ def write_workbook(
     return fixes
 
 
+def write_table_workbook(
+    target: Path | BinaryIO, *, frame: pd.DataFrame, title: str, look_column: str | None = None,
+    looks: Mapping[str, StatusLook] | None = None, text_format: bool = False,
+) -> dict[str, int]:
+    """One sheet `title` holding `frame` with the same cells as results.xlsx (every value a
+    string, never a formula); the `look_column` cells coloured by `looks`; with `text_format`
+    every cell formatted as Text, so what an analyst types stays text too. Returns what had to
+    change to fit, as `write_workbook`.
+
+    >>> with atomic_binary(folder / "verify.xlsx") as fh:  # doctest: +SKIP
+    ...     write_table_workbook(fh, frame=frame, title="Verify", look_column="verdict",
+    ...                          looks=VERDICT_LOOKS)
+    """
+    book = Workbook(write_only=True)
+    text = CellText()
+    _write_table(book.create_sheet(title), frame, text=text, status_column=look_column,
+                 looks=looks or STATUS_LOOKS, text_format=text_format)
+    book.save(target)
+    return {"cells_cut": text.cut, "cells_cleaned": text.cleaned}
+
+
 def _write_table(
     sheet: Any, frame: pd.DataFrame, *, text: CellText, status_column: str | None = None,
-    text_format: bool = False,
+    looks: Mapping[str, StatusLook] = STATUS_LOOKS, text_format: bool = False,
 ) -> None:
-    """A header row (bold, frozen, with an autofilter) and one row per line of `frame`."""
+    """A header row (bold, frozen, with an autofilter) and one row per line of `frame`; the
+    `status_column` cells styled by `looks`."""
     headers = [text(name) for name in frame.columns]
     for index, width in enumerate(_widths(frame, headers), start=1):
         dimension = sheet.column_dimensions[get_column_letter(index)]
@@ -140,7 +166,7 @@ def _write_table(
     sheet.auto_filter.ref = f"A1:{last}"
     sheet.append([_styled(sheet, name, font=_BOLD, fill=_HEADER_FILL) for name in headers])
     status_at = list(frame.columns).index(status_column) if status_column else -1
-    looks = _status_cells(sheet)
+    styled = _status_cells(sheet, looks)
     # Text-formatted cells: one per column, refilled row after row (see `_status_cells`).
     text_cells = [_text_formatted(sheet) for _ in headers] if text_format else []
     for start in range(0, len(frame), _CHUNK_ROWS):
@@ -152,7 +178,7 @@ def _write_table(
             else:
                 row = [_text_cell(sheet, text(v)) for v in values]
             if status_at >= 0:
-                row[status_at] = looks.get(str(values[status_at])) or row[status_at]
+                row[status_at] = styled.get(str(values[status_at])) or row[status_at]
             sheet.append(row)
 
 
@@ -193,15 +219,17 @@ def _styled(sheet: Any, value: str, *, font: Font | None = None,
     return cell
 
 
-def _status_cells(sheet: Any) -> dict[str, Cell]:
+def _status_cells(sheet: Any, looks: Mapping[str, StatusLook] = STATUS_LOOKS
+                  ) -> dict[str, Cell]:
     """One styled cell per status, reused row after row: write-only mode writes a row's cells
     as soon as it is appended, and openpyxl never reuses a styled cell for the next value (it
     does reuse an unstyled one, so a reused cell must carry a style)."""
-    return {name: _status_cell(sheet, name) for name in STATUS_LOOKS}
+    return {name: _status_cell(sheet, name, looks) for name in looks}
 
 
-def _status_cell(sheet: Any, status: str) -> Cell:
-    look = STATUS_LOOKS[status]
+def _status_cell(sheet: Any, status: str,
+                 looks: Mapping[str, StatusLook] = STATUS_LOOKS) -> Cell:
+    look = looks[status]
     if look.fill is None:
         return _styled(sheet, status, font=_BOLD)
     return _styled(sheet, status, font=Font(bold=True, color=look.font),

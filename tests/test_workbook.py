@@ -24,7 +24,16 @@ from bulk_assign.report import OutputPaths, write_outputs
 from bulk_assign.results import RowOutcome, Status
 from bulk_assign.settings import RunSettings
 from bulk_assign.validator import validate
-from bulk_assign.workbook import MAX_CELL_CHARS, MAX_WIDTH, STATUS_LOOKS, write_workbook
+from bulk_assign.workbook import (
+    BAD,
+    GOOD,
+    MAX_CELL_CHARS,
+    MAX_WIDTH,
+    STATUS_LOOKS,
+    StatusLook,
+    write_table_workbook,
+    write_workbook,
+)
 
 #: Cells that a spreadsheet would run, convert or choke on, each in its own row's Notes.
 HOSTILE = [
@@ -258,3 +267,27 @@ def test_run_settings_keep_the_format_for_resume() -> None:
     assert RunSettings.from_json(settings.to_json()).output_format == "xlsx"
     with pytest.raises(ValueError, match="output_format"):
         RunSettings(input_path=Path("in.csv"), catalog="Sandbox", output_format="pdf")
+
+
+def test_one_sheet_workbooks_hold_the_hostile_corpus_as_text_with_their_own_colours(
+    tmp_path: Path,
+) -> None:
+    looks = {"MATCH": StatusLook(*GOOD, "in place"), "DRIFTED": StatusLook(*BAD, "moved")}
+    verdicts = ["MATCH", "DRIFTED", "OTHER"] * len(HOSTILE)
+    frame = pd.DataFrame({"row": range(len(HOSTILE)), "value": HOSTILE,
+                          "verdict": verdicts[: len(HOSTILE)]}, dtype=object)
+    path = tmp_path / "one.xlsx"
+    fixes = write_table_workbook(path, frame=frame, title="Checks", look_column="verdict",
+                                 looks=looks)
+    assert fixes == {"cells_cut": 0, "cells_cleaned": 0}
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Checks"]
+    sheet = book["Checks"]
+    rows = list(sheet.iter_rows(min_row=2))
+    assert [r[1].value for r in rows] == HOSTILE
+    assert [r[0].value for r in rows] == [str(i) for i in range(len(HOSTILE))]
+    assert all(c.data_type == "s" for r in sheet.iter_rows() for c in r if c.value is not None)
+    fills = {r[2].value: r[2].fill.fgColor.rgb for r in rows}
+    assert fills["MATCH"] == "00" + GOOD[0] and fills["DRIFTED"] == "00" + BAD[0]
+    assert fills["OTHER"] in (None, "00000000")  # a value without a look stays plain
+    assert pd.read_excel(path, dtype=str, keep_default_na=False)["value"].tolist() == HOSTILE

@@ -84,3 +84,33 @@ def test_partial_file_survives_a_cut_line(tmp_path: Path) -> None:
     assert loaded["O1"][1] is not None and loaded["O1"][1].owner == OWNER
     assert loaded["O3"] == ("t3", None)
     assert PartialFile(partial.path).load("AWS") == {}
+
+
+def test_xlsx_export_is_text_cells_in_one_sheet_private_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    import openpyxl
+
+    from bulk_assign.export import SHEET_TITLE, write_export
+
+    hostile = Contact("=HYPERLINK(\"http://x\")", "@SUM(1)", "-2+3", "#N/A", "+44 20 7946 0001")
+    frame = export_frame([Found("O00123", "Sandbox", customer="=1+1", owner=hostile)])
+    out = tmp_path / "owners.xlsx"
+    old = os.umask(0)
+    try:
+        write_export(frame, out)
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["owners.xlsx"]  # no temporary left
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == [SHEET_TITLE]
+    sheet = book[SHEET_TITLE]
+    rows = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert rows[0] == list(EXPORT_COLUMNS)
+    assert rows[1] == [None if v == "" else v for v in frame.iloc[0].tolist()]
+    cells = [c for r in sheet.iter_rows() for c in r if c.value is not None]
+    assert all(c.data_type == "s" for c in cells)
+    assert all(c.number_format == "@" for c in cells[len(EXPORT_COLUMNS):])
