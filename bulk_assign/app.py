@@ -5,6 +5,7 @@ The CLI parses arguments and calls these; tests call them directly too.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from bulk_assign.results import OK_STATUSES, RowOutcome, Status
 from bulk_assign.runfolder import prepare_run_dir, sha256_of, write_record
 from bulk_assign.runner import Runner, RunReport
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
+from bulk_assign.sharing import OtherWriters, SharePlan, look_back, our_identifiers, quota_facts
 from bulk_assign.timestamps import iso, utc_now
 from bulk_assign.validator import DEFAULT_TITLE, validate
 
@@ -111,8 +113,9 @@ def run_command(
     stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
     plan = plan_run(settings)
+    share = observe_share(plan, may_call=not settings.dry_run and _may_ask(settings, yes, stdin))
     # The plan comes first, so a production confirmation is given knowing what it costs.
-    print(plan_text(plan), file=stdout)
+    print(plan_text(plan) + "\n" + share.text(plan.count, wait=settings.wait), file=stdout)
     if not settings.dry_run:
         confirm_production(settings, plan.count, yes=yes, stdin=stdin, stdout=stdout)
     folder = prepare_run_dir(settings.out_dir, settings.input_path, started)
@@ -126,7 +129,8 @@ def run_command(
     print(f"Run folder: {folder}", file=stdout)
     if settings.dry_run:
         return _dry_run(plan, folder, started=started, now=now, stdout=stdout)
-    return execute(plan, folder, started=started, now=now, quiet=quiet, stdout=stdout)
+    return execute(plan, folder, started=started, now=now, quiet=quiet, stdout=stdout,
+                   share=share)
 
 
 def resume_command(
@@ -136,6 +140,7 @@ def resume_command(
     endpoint_url: str | None = None,
     yes: bool = False,
     quiet: bool = False,
+    wait: bool | None = None,
     now: Clock = utc_now,
     stdout: TextIO | None = None,
     stdin: TextIO | None = None,
@@ -144,13 +149,35 @@ def resume_command(
     stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
     plan = plan_resume(run_dir, profile=profile, endpoint_url=endpoint_url)
+    if wait is not None:
+        plan = dataclasses.replace(plan, settings=plan.settings.replace(wait=wait))
     print(f"Run folder: {run_dir}", file=stdout)
     print(f"Resuming: {len(plan.earlier)} row(s) already final, {plan.count} to send "
           f"({len(plan.sent_before)} of them re-read first: a write may have landed).",
           file=stdout)
-    print(plan_text(plan), file=stdout)
+    share = observe_share(plan, may_call=_may_ask(plan.settings, yes, stdin))
+    print(plan_text(plan) + "\n" + share.text(plan.count, wait=plan.settings.wait), file=stdout)
     confirm_production(plan.settings, plan.count, yes=yes, stdin=stdin, stdout=stdout)
-    return execute(plan, run_dir, started=started, now=now, quiet=quiet, stdout=stdout)
+    return execute(plan, run_dir, started=started, now=now, quiet=quiet, stdout=stdout,
+                   share=share)
+
+
+def _may_ask(settings: RunSettings, yes: bool, stdin: TextIO) -> bool:
+    """False when production would be refused anyway: no call before that refusal."""
+    return settings.catalog != "AWS" or yes or stdin.isatty()
+
+
+def observe_share(plan: RunPlan, *, may_call: bool) -> SharePlan:
+    """The look-back (read-only) and the pace it leads to; no call for a dry run or no row."""
+    settings = plan.settings
+    others = OtherWriters(settings.lookback_seconds)
+    if may_call and plan.count and settings.lookback_seconds > 0 and settings.share is None:
+        from bulk_assign.client import make_client
+
+        others = look_back(make_client(settings, pool_size=1), catalog=settings.catalog,
+                           lookback_seconds=settings.lookback_seconds,
+                           ours=our_identifiers(plan), read_tps=settings.read_tps)
+    return SharePlan.decide(settings, others)
 
 
 def confirm_production(settings: RunSettings, rows: int, *, yes: bool, stdin: TextIO,
@@ -225,7 +252,7 @@ def _dry_run(plan: RunPlan, folder: Path, *, started: datetime, now: Clock,
 
 
 def execute(plan: RunPlan, folder: Path, *, started: datetime, now: Clock, quiet: bool,
-            stdout: TextIO) -> int:
+            stdout: TextIO, share: SharePlan | None = None) -> int:
     """Send the plan's rows, write every file, and say how the run ended."""
     from bulk_assign.client import make_client  # boto3 import costs ~0.3 s: only when needed
 
@@ -234,12 +261,13 @@ def execute(plan: RunPlan, folder: Path, *, started: datetime, now: Clock, quiet
     journal = Journal(folder / JOURNAL)
     with run_log(folder), precise_scheduling(), progress_bar(plan.count, quiet=quiet) as bar:
         runner = Runner(settings, client, journal, sent_before=plan.sent_before,
-                        listener=ProgressListener(bar))
+                        listener=ProgressListener(bar), share=share)
         with stop_on_signals(runner.guard, stdout=stdout):
             report = runner.run(plan.jobs())
     journal.close()
     head = _summary_head(plan, started, now)
     head.update(_run_facts(report, endpoint=str(client.meta.endpoint_url), folder=folder))
+    head["quota_use"] = quota_facts(runner, journal_path=folder / JOURNAL)
     summary = write_outputs(OutputPaths.in_folder(folder), plan.validation,
                             {**plan.earlier, **report.outcomes}, head)
     print(format_summary(summary), file=stdout)

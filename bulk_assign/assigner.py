@@ -36,6 +36,8 @@ _SKIPPED_MESSAGES = {
     StopReason.ABORTED: "not sent: the run was aborted; fix the cause, then `bulk-assign resume`",
     StopReason.QUOTA_EXHAUSTED: "not sent: the daily write quota is spent; "
                                 "`bulk-assign resume` later",
+    StopReason.BUDGET_SPENT: "not sent: the run's daily budget is spent; `bulk-assign resume` "
+                             "after the time the run names (or run with --wait)",
 }
 
 
@@ -59,7 +61,8 @@ class RowAssigner:
     def __init__(self, settings: RunSettings, client: PartnerCentralSellingAPIClient,
                  journal: Journal, guard: RunGuard, *, calls: CallCounts,
                  on_write_success: Callable[[], None], on_write_throttled: Callable[[], None],
-                 now_iso: Callable[[], str], sent_before: dict[int, Contact | None]) -> None:
+                 now_iso: Callable[[], str], sent_before: dict[int, Contact | None],
+                 before_write: Callable[[], None] = lambda: None) -> None:
         self._settings = settings
         self._client = client
         self._journal = journal
@@ -69,6 +72,8 @@ class RowAssigner:
         self._on_write_throttled = on_write_throttled
         self._now_iso = now_iso
         self._sent_before = sent_before
+        #: The write gate (budget.py): may wait, or raise RunStopping.
+        self._before_write = before_write
 
     def assign(self, job: Job) -> RowOutcome:
         """Do one row and say how it ended. Never raises."""
@@ -122,6 +127,7 @@ class RowAssigner:
             if owned_by(self._read_owner(job), job.assignee):
                 return self._already_owned(row)
             row.ambiguous = False
+        self._before_write()
         self._journal.sending(job.row, row.previous_owner, self._now_iso())
         row.sent_before = True
         try:

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from bulk_assign.results import ABORTED, INTERRUPTED, QUOTA_EXHAUSTED, RowOutcome, Status
+from bulk_assign.results import (
+    ABORTED,
+    BUDGET_SPENT,
+    INTERRUPTED,
+    QUOTA_EXHAUSTED,
+    RowOutcome,
+    Status,
+)
 from bulk_assign.retry import ACCESS_DENIED_CODES, error_code
 
 log = logging.getLogger("bulk_assign.run")
@@ -31,6 +38,7 @@ class StopReason(StrEnum):
     INTERRUPTED = INTERRUPTED
     ABORTED = ABORTED
     QUOTA_EXHAUSTED = QUOTA_EXHAUSTED
+    BUDGET_SPENT = BUDGET_SPENT
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,8 @@ class RunGuard:
         self._denied_in_a_row = 0
         self._last_write_success = clock()
         self.stop_info: Stop | None = None
+        #: With --wait, told instead of stopping when the daily quota is spent (budget.py).
+        self.on_quota_spent: Callable[[], None] | None = None
 
     # --- asking ---------------------------------------------------------------------------
 
@@ -106,7 +116,12 @@ class RunGuard:
         spent (the account's, shared with CRM integrations)."""
         with self._lock:
             waited = self._clock() - self._last_write_success
-        if waited > self._quota_wait:
+        if waited > self._quota_wait and self.on_quota_spent is not None:
+            log.warning("throttled for %.1f min without one success: the account's daily "
+                        "quota is spent; waiting (--wait)", waited / 60)
+            self.write_succeeded()  # count the next quota wait from now
+            self.on_quota_spent()
+        elif waited > self._quota_wait:
             # A rolling 24 h window shared with other writers frees up as the writes of a day
             # ago age out, so there is no single reset time to promise.
             later = datetime.now(UTC) + timedelta(hours=1)

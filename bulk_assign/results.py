@@ -30,6 +30,7 @@ FAILED_STATUSES = frozenset({Status.INVALID, Status.FAILED, Status.SKIPPED})
 INTERRUPTED = "Interrupted"
 ABORTED = "Aborted"
 QUOTA_EXHAUSTED = "QuotaExhausted"
+BUDGET_SPENT = "BudgetSpent"
 
 
 @dataclass(frozen=True)

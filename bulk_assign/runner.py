@@ -17,9 +17,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from bulk_assign.assigner import RowAssigner
+from bulk_assign.budget import WaitCause, WriteGate, make_gate
 from bulk_assign.client import paced
 from bulk_assign.guard import RunGuard, RunStopping, Stop
 from bulk_assign.journal import Journal
@@ -27,6 +29,8 @@ from bulk_assign.pacer import Pacer
 from bulk_assign.pool import run_pool
 from bulk_assign.results import CallCounts, Contact, Job, RowOutcome
 from bulk_assign.settings import RunSettings
+from bulk_assign.sharing import OtherWriters, ShareController, SharePlan
+from bulk_assign.status import STATUS, StatusFile
 from bulk_assign.timestamps import now_iso
 
 if TYPE_CHECKING:
@@ -52,6 +56,9 @@ class RunListener(Protocol):
 
 
 class _Silent:
+    def waiting(self, cause: WaitCause | None, until: datetime | None) -> None:
+        return None
+
     def row_finished(self, outcome: RowOutcome, tally: Tally) -> None:
         return None
 
@@ -81,6 +88,8 @@ class Runner:
         clock: Callable[[], float] = time.monotonic,
         sent_before: dict[int, Contact | None] | None = None,
         listener: RunListener | None = None,
+        share: SharePlan | None = None,
+        gate: WriteGate | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -89,8 +98,16 @@ class Runner:
                                        access_denied_limit=settings.access_denied_limit,
                                        profile=settings.profile, clock=clock)
         self._listener: RunListener = listener or _Silent()
-        self.pacer = Pacer(max_tps=settings.max_tps, read_tps=settings.read_tps, clock=clock,
+        self.share = share or SharePlan.decide(settings, OtherWriters(settings.lookback_seconds))
+        self.pacer = Pacer(max_tps=self.share.pace, read_tps=settings.read_tps, clock=clock,
                            sleep=self.guard.sleep, on_rate_change=self._pace_changed)
+        self.sharing = ShareController(self.pacer, quota=self.share.quota,
+                                       explicit=self.share.explicit, clock=clock)
+        self.status = StatusFile(journal.path.parent / STATUS, pace=lambda: self.pacer.write_rate)
+        self.gate = gate or make_gate(settings, guard=self.guard, journal_path=journal.path)
+        self.gate.set_listener(self)
+        if settings.wait:
+            self.guard.on_quota_spent = self.gate.quota_spent
         self._clock = clock
         self._started = clock()
         self._lock = threading.Lock()
@@ -100,7 +117,7 @@ class Runner:
         self._assigner = RowAssigner(
             settings, client, journal, self.guard, calls=self.calls,
             on_write_success=self._write_succeeded, on_write_throttled=self._write_throttled,
-            now_iso=now_iso, sent_before=sent_before or {},
+            now_iso=now_iso, sent_before=sent_before or {}, before_write=self.gate.before_write,
         )
 
     def run(self, jobs: Iterable[Job]) -> RunReport:
@@ -114,6 +131,7 @@ class Runner:
             self.journal.finished_many(skipped)
             for outcome in skipped:
                 self._count(outcome)
+        self.status.ended("stopped" if self.guard.stop_info else "finished")
         return RunReport(outcomes=self.outcomes, calls=self.calls,
                          wall_seconds=self._clock() - self._started, stop=self.guard.stop_info,
                          statuses=self._statuses)
@@ -130,15 +148,25 @@ class Runner:
 
     def _write_succeeded(self) -> None:
         self.pacer.succeeded()
+        self.sharing.succeeded()
         self.guard.write_succeeded()
 
     def _write_throttled(self) -> None:
         self.pacer.throttled()
+        self.sharing.throttled()
         self.guard.write_throttled()
 
     def _pace_changed(self, old: float, new: float) -> None:
         log.info("write pace %.3f -> %.3f calls/s", old, new)
         self._listener.pace_changed(old, new)
+        self.status.pace_changed()
+
+    def waiting(self, cause: WaitCause | None, until: datetime | None) -> None:
+        """The write gate started (or ended) a wait: the status file and the listener."""
+        self.status.waiting(cause, until)
+        tell = getattr(self._listener, "waiting", None)
+        if tell is not None:
+            tell(cause, until)
 
     def _do_row(self, job: Job) -> None:
         outcome = self._assigner.assign(job)
@@ -164,3 +192,4 @@ class Runner:
             self._statuses[str(outcome.status)] += 1
             tally = Tally(Counter(self._statuses), self.calls, self._clock() - self._started)
         self._listener.row_finished(outcome, tally)
+        self.status.row_finished(str(outcome.status) in ("SUCCEEDED", "UNCHANGED"))
