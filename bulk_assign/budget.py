@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -66,8 +67,10 @@ class Window:
     @classmethod
     def parse(cls, text: str) -> Window:
         try:
+            if not re.fullmatch(r"\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*", text):
+                raise ValueError(text)
             first, second = text.split("-")
-            start, end = (time.fromisoformat(part.strip()) for part in (first, second))
+            start, end = (time.fromisoformat(part.strip().zfill(5)) for part in (first, second))
         except ValueError:
             raise UsageError(f"--window {text!r}: give local times as HH:MM-HH:MM, e.g. "
                              "22:00-06:00 (may cross midnight).") from None
