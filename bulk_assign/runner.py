@@ -102,7 +102,8 @@ class Runner:
         self.pacer = Pacer(max_tps=self.share.pace, read_tps=settings.read_tps, clock=clock,
                            sleep=self.guard.sleep, on_rate_change=self._pace_changed)
         self.sharing = ShareController(self.pacer, quota=self.share.quota,
-                                       explicit=self.share.explicit, clock=clock)
+                                       explicit=self.share.explicit,
+                                       others_seen=self.share.others.per_second > 0, clock=clock)
         self.status = StatusFile(journal.path.parent / STATUS, pace=lambda: self.pacer.write_rate)
         self.gate = gate or make_gate(settings, guard=self.guard, journal_path=journal.path)
         self.gate.set_listener(self)

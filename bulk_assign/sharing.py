@@ -44,8 +44,11 @@ QUOTA_MARGIN: Final = 0.03
 MIN_SHARE: Final = 0.05
 #: When throttles show another writer: the most we take, so the token waits half the time...
 CONTENDED_SHARE: Final = 0.5
-#: ...once this many throttles fall in the last CONTENTION_WINDOW write results...
+#: ...once this many throttles fall in the last CONTENTION_WINDOW write results (when the
+#: look-back saw others; more when it saw nobody: a loaded machine's jitter throttles a few
+#: calls of a burst-1 bucket, and must not halve a run that is alone)...
 CONTENTION_THROTTLES: Final = 2
+CONTENTION_THROTTLES_ALONE: Final = 5
 CONTENTION_WINDOW: Final = 50
 #: ...and we keep to it this long after the last throttle.
 HOLD_SECONDS: Final = 120.0
@@ -225,9 +228,10 @@ def our_identifiers(plan: Any) -> set[str]:
 class ShareController:
     """Caps the pacer at a share once throttles show another writer, and holds it."""
 
-    def __init__(self, pacer: Pacer, *, quota: float, explicit: bool,
+    def __init__(self, pacer: Pacer, *, quota: float, explicit: bool, others_seen: bool = True,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._pacer = pacer
+        self._threshold = CONTENTION_THROTTLES if others_seen else CONTENTION_THROTTLES_ALONE
         self._cap = CONTENDED_SHARE * quota
         self._explicit = explicit
         self._clock = clock
@@ -249,7 +253,7 @@ class ShareController:
             now = self._clock()
             if self._hold_until is not None:
                 self._hold_until = now + HOLD_SECONDS
-            elif sum(self._recent) >= CONTENTION_THROTTLES:
+            elif sum(self._recent) >= self._threshold:
                 self._hold_until = now + HOLD_SECONDS
                 self._since = now
                 log.info("throttles show another writer: pace held at most %.3g writes/s "

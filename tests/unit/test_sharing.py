@@ -107,3 +107,17 @@ def test_an_explicit_share_is_not_held_down() -> None:
     for _ in range(5):
         _both(pacer, share, throttled=True)
     assert not share.holding
+
+
+def test_a_run_alone_needs_more_throttles_before_it_holds() -> None:
+    clock = FakeClock()
+    pacer = Pacer(max_tps=10.0, read_tps=10.0, clock=clock.now, sleep=clock.sleep)
+    share = ShareController(pacer, quota=10.0, explicit=False, others_seen=False,
+                            clock=clock.now)
+    for _ in range(4):
+        _both(pacer, share, throttled=True)
+        for _ in range(5):
+            _both(pacer, share, throttled=False)
+    assert not share.holding
+    _both(pacer, share, throttled=True)
+    assert share.holding
