@@ -6,6 +6,7 @@ The CLI parses arguments and calls these; tests call them directly too.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -37,10 +38,17 @@ from bulk_assign.plan import RunPlan, plan_resume, plan_run
 from bulk_assign.reader import InputTable, read_table
 from bulk_assign.report import OutputPaths, format_summary, workbook_wanted, write_outputs
 from bulk_assign.results import HIDDEN_ROW, OK_STATUSES, RowOutcome, Status
-from bulk_assign.runfolder import prepare_run_dir, read_record, sha256_of, write_record
+from bulk_assign.runfolder import (
+    check_out_dir,
+    prepare_run_dir,
+    read_record,
+    sha256_of,
+    write_record,
+)
 from bulk_assign.runlock import HeldRunFolder, hold_run_folder
 from bulk_assign.runner import Runner, RunReport
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
+from bulk_assign.sharing import OtherWriters, SharePlan, look_back, our_identifiers, quota_facts
 from bulk_assign.timestamps import iso, utc_now
 from bulk_assign.validator import validate
 
@@ -128,17 +136,26 @@ def run_command(
     started = now()
     settings, sources = pinned_connection(settings, os.environ if environ is None else environ)
     plan = plan_run(settings)
-    show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout)
+    # Refusals that need no call come before the look-back's first one.
+    try:
+        hidden.check(plan.validation.table, choice=settings.hidden_rows)
+    except UsageError:
+        print(plan_text(plan), file=stdout)  # which rows are hidden, and how many
+        raise
+    check_out_dir(settings.out_dir)
+    share = observe_share(plan, may_call=not settings.dry_run and _may_ask(settings, yes, stdin))
+    show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout, share=share)
     client = _client(settings)  # a bad profile: exit 2 before any folder is made
     folder = prepare_run_dir(settings.out_dir, settings.input_path, started)
     with hold_run_folder(folder, command="run", new_run=True) as held:
-        return _start(plan, folder, held, client=client, sources=sources, started=started,
-                      now=now, quiet=quiet, stdout=stdout)
+        return _start(plan, folder, held, client=client, sources=sources, share=share,
+                      started=started, now=now, quiet=quiet, stdout=stdout)
 
 
 def _start(plan: RunPlan, folder: Path, held: HeldRunFolder, *,
            client: PartnerCentralSellingAPIClient, sources: dict[str, str],
-           started: datetime, now: Clock, quiet: bool, stdout: TextIO) -> int:
+           share: SharePlan, started: datetime, now: Clock, quiet: bool,
+           stdout: TextIO) -> int:
     settings = plan.settings
     if held.warning:
         print(held.warning, file=stdout)
@@ -153,7 +170,7 @@ def _start(plan: RunPlan, folder: Path, held: HeldRunFolder, *,
     write_record(folder, record)
     print(f"Run folder: {folder}", file=stdout)
     return execute(plan, folder, client=client, record=record, started=started, now=now,
-                   quiet=quiet, stdout=stdout)
+                   quiet=quiet, stdout=stdout, share=share)
 
 
 def resume_command(
@@ -163,6 +180,7 @@ def resume_command(
     endpoint_url: str | None = None,
     yes: bool = False,
     quiet: bool = False,
+    wait: bool | None = None,
     now: Clock = utc_now,
     stdout: TextIO | None = None,
     stdin: TextIO | None = None,
@@ -175,19 +193,42 @@ def resume_command(
         if held.warning:
             print(held.warning, file=stdout)
         return _resume(run_dir, profile=profile, endpoint_url=endpoint_url, yes=yes,
-                       quiet=quiet, started=started, now=now, stdout=stdout, stdin=stdin)
+                       quiet=quiet, wait=wait, started=started, now=now, stdout=stdout,
+                       stdin=stdin)
 
 
 def _resume(run_dir: Path, *, profile: str | None, endpoint_url: str | None, yes: bool,
-            quiet: bool, started: datetime, now: Clock, stdout: TextIO, stdin: TextIO) -> int:
+            quiet: bool, wait: bool | None, started: datetime, now: Clock, stdout: TextIO,
+            stdin: TextIO) -> int:
     plan, record = plan_resume(run_dir, profile=profile, endpoint_url=endpoint_url)
+    if wait is not None:
+        plan = dataclasses.replace(plan, settings=plan.settings.replace(wait=wait))
     print(f"Run folder: {run_dir}", file=stdout)
     print(f"Resuming: {len(plan.earlier)} row(s) already final, {plan.count} to send "
           f"({len(plan.sent_before)} of them re-read first: a write may have landed).",
           file=stdout)
-    show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout)
+    share = observe_share(plan, may_call=_may_ask(plan.settings, yes, stdin))
+    show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout, share=share)
     return execute(plan, run_dir, client=_client(plan.settings), record=record,
-                   started=started, now=now, quiet=quiet, stdout=stdout)
+                   started=started, now=now, quiet=quiet, stdout=stdout, share=share)
+
+
+def _may_ask(settings: RunSettings, yes: bool, stdin: TextIO) -> bool:
+    """False when production would be refused anyway: no call before that refusal."""
+    return settings.catalog != "AWS" or yes or stdin.isatty()
+
+
+def observe_share(plan: RunPlan, *, may_call: bool) -> SharePlan:
+    """The look-back (read-only) and the pace it leads to; no call for a dry run or no row."""
+    settings = plan.settings
+    others = OtherWriters(settings.lookback_seconds)
+    if may_call and plan.count and settings.lookback_seconds > 0 and settings.share is None:
+        from bulk_assign.client import make_client
+
+        others = look_back(make_client(settings, pool_size=1), catalog=settings.catalog,
+                           lookback_seconds=settings.lookback_seconds,
+                           ours=our_identifiers(plan), read_tps=settings.read_tps)
+    return SharePlan.decide(settings, others)
 
 
 def _client(settings: RunSettings) -> PartnerCentralSellingAPIClient:
@@ -196,14 +237,15 @@ def _client(settings: RunSettings) -> PartnerCentralSellingAPIClient:
     return make_client(settings, pool_size=settings.worker_count)
 
 
-def show_plan_and_confirm(plan: RunPlan, *, yes: bool, stdin: TextIO, stdout: TextIO) -> None:
+def show_plan_and_confirm(plan: RunPlan, *, yes: bool, stdin: TextIO, stdout: TextIO,
+                          share: SharePlan) -> None:
     """Print the plan; `--catalog AWS` is production: the user types the row count back, or
     passes --yes. The plan and the question go to the terminal (stderr), so a redirected
     stdout never hides a question."""
     rows, settings = plan.count, plan.settings
     asks = settings.catalog == "AWS" and not yes and rows > 0 and not settings.dry_run
-    print(plan_text(plan), file=sys.stderr if asks else stdout, flush=True)
-    hidden.check(plan.validation.table, choice=settings.hidden_rows)
+    print(plan_text(plan) + "\n" + share.text(plan.count, wait=settings.wait),
+          file=sys.stderr if asks else stdout, flush=True)
     if not asks:
         return
     if not stdin.isatty():
@@ -268,7 +310,7 @@ def _summary_head(plan: RunPlan, started: datetime, now: Clock) -> dict[str, Any
 
 def execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClient,
             record: dict[str, Any], started: datetime, now: Clock, quiet: bool,
-            stdout: TextIO) -> int:
+            stdout: TextIO, share: SharePlan | None = None) -> int:
     """Send the plan's rows, write every file, and say how the run ended."""
     settings = plan.settings
     index = history.started(record, command=plan.command, at=iso(started),
@@ -278,7 +320,7 @@ def execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClie
     journal = Journal(folder / JOURNAL)
     with run_log(folder), precise_scheduling(), progress_bar(plan.count, quiet=quiet) as bar:
         runner = Runner(settings, client, journal, sent_before=plan.sent_before,
-                        listener=ProgressListener(bar))
+                        listener=ProgressListener(bar), share=share)
         with stop_on_signals(runner.guard, stdout=stdout):
             report = runner.run(plan.jobs())
     journal.close()
@@ -292,6 +334,7 @@ def execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClie
     head.update(history.totals(record, changed=_count(outcomes, Status.SUCCEEDED),
                                unchanged=_count(outcomes, Status.UNCHANGED)))
     head["endpoint"] = str(client.meta.endpoint_url)
+    head["quota_use"] = quota_facts(runner, journal_path=folder / JOURNAL)
     head["stop"] = None if report.stop is None else {
         "reason": str(report.stop.reason), "detail": report.stop.sentence(),
         "resume": f"bulk-assign resume {folder}"}

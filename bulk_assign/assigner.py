@@ -41,6 +41,8 @@ _SKIPPED_MESSAGES = {
                             "then `bulk-assign resume`",
     StopReason.SERVICE_UNAVAILABLE: "not sent: the service kept failing (5xx); "
                                     "`bulk-assign resume` later",
+    StopReason.BUDGET_SPENT: "not sent: the run's daily budget is spent; `bulk-assign resume` "
+                             "after the time the run names (or run with --wait)",
 }
 
 
@@ -64,7 +66,8 @@ class RowAssigner:
     def __init__(self, settings: RunSettings, client: PartnerCentralSellingAPIClient,
                  journal: Journal, guard: RunGuard, *, calls: CallCounts,
                  on_write_success: Callable[[], None], on_write_throttled: Callable[[], None],
-                 now_iso: Callable[[], str], sent_before: dict[int, Contact | None]) -> None:
+                 now_iso: Callable[[], str], sent_before: dict[int, Contact | None],
+                 before_write: Callable[[], None] = lambda: None) -> None:
         self._settings = settings
         self._client = client
         self._journal = journal
@@ -76,6 +79,8 @@ class RowAssigner:
         self._sent_before = sent_before
         #: Owners read before the pool started (the preflight probe): the rows' pre-read.
         self.prefetched: dict[int, Contact | None] = {}
+        #: The write gate (budget.py): may wait, or raise RunStopping.
+        self._before_write = before_write
 
     def assign(self, job: Job) -> RowOutcome:
         """Do one row and say how it ended. Never raises."""
@@ -136,6 +141,7 @@ class RowAssigner:
             if owned_by(self.read_owner(job), job.assignee):
                 return self._already_owned(row)
             row.ambiguous = False
+        self._before_write()
         self._journal.sending(job.row, row.previous_owner, self._now_iso())
         row.sent_before = True
         try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from bulk_assign import __version__, app, template
+from bulk_assign.budget import Window
 from bulk_assign.console import interrupt_on_signals
 from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError
 from bulk_assign.results import Contact
@@ -26,6 +27,7 @@ commands in the order you use them:
   export     who owns what today, as a sheet `run` takes as it stands
   transfer   everything of one owner to another, as a run
   verify     re-read what a run changed: MATCH / DRIFTED / NOT_FOUND / UNREADABLE
+  status     where a running or stopped run stands (reads only)
   emulator   serve a local Partner Central for trials and tests
 
 example:
@@ -103,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(commands)
     _add_run(commands)
     _add_resume(commands)
+    _add_status(commands)
     _add_template(commands)
     _add_export(commands)
     _add_transfer(commands)
@@ -154,10 +157,6 @@ def _add_run(commands: _Commands) -> None:
     run.add_argument("--dry-run", action="store_true",
                      help="validate and plan, write nothing: rows get DRY_RUN (one read checks "
                      "that the service can be reached and holds the first opportunities)")
-    run.add_argument("--wait", action="store_true",
-                     help="wait out what holds writes back instead of stopping: an outage "
-                     "(the service unreachable or failing) is retried with growing pauses, up "
-                     "to 5 min apart; expired credentials still stop the run")
     _add_pacing_options(run)
     run.add_argument("--profile", metavar="P", help="AWS profile (default: the standard chain)")
     run.add_argument("--region", default=default("region"),
@@ -190,10 +189,47 @@ def _add_pacing_options(run: argparse.ArgumentParser) -> None:
                      "(default %(default)s)")
     run.add_argument("--timeout", type=_positive_float, default=default("read_timeout"),
                      metavar="SECONDS", help="read timeout per call (default %(default)s)")
+    _add_sharing_options(run)
     run.add_argument("--quota-wait", type=_positive_float,
                      default=default("quota_wait_seconds") / 60, metavar="MINUTES",
                      help="stop (QuotaExhausted) after this long throttled without one "
                      "success (default %(default)g)")
+
+
+def _add_sharing_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--share", type=_positive_float, metavar="F",
+                     help="take this share of the account's write quota (0-1] whatever its "
+                     "other writers (CRM integrations) do (default: leave them what the "
+                     "look-back saw them use, and less when throttles show them)")
+    run.add_argument("--lookback", type=float, default=default("lookback_seconds") / 60,
+                     metavar="MINUTES", help="how far back to look for the account's other "
+                     "writes before the run (default %(default)g; 0: do not look)")
+    run.add_argument("--account-tps", type=_positive_float, default=default("account_tps"),
+                     metavar="Q", help="the account's write quota per second (default "
+                     "%(default)s, the documented one)")
+    run.add_argument("--daily-budget", type=_positive_int, default=default("daily_budget"),
+                     metavar="N", help="the most writes this run and its resumes send in any "
+                     "rolling 24 h (default %(default)s of the account's 10,000)")
+    run.add_argument("--window", metavar="HH:MM-HH:MM",
+                     help="write only inside these local hours (may cross midnight, e.g. "
+                     "22:00-06:00); outside them the run waits")
+    run.add_argument("--wait", action="store_true",
+                     help="when the budget or the account's daily quota holds writes back, or "
+                     "the service is out of reach (an outage: tried again with growing pauses, "
+                     "up to 5 min apart), wait and continue instead of stopping (exit 3); "
+                     "expired credentials still stop the run")
+
+
+def _add_status(commands: _Commands) -> None:
+    status = commands.add_parser(
+        "status", formatter_class=_Formatter,
+        help="where a running or stopped run stands (reads only)",
+        description=_wrap("Rows done by status, rows left, the current pace, what writes wait "
+        "for and until when, and the ETA. Reads the run folder without locking or writing it, "
+        "so it is safe beside a running run."),
+        epilog="example:\n  bulk-assign status runs/realignment-20261128T101500",
+    )
+    status.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run folder")
 
 
 def _add_resume(commands: _Commands) -> None:
@@ -212,6 +248,9 @@ def _add_resume(commands: _Commands) -> None:
     resume.add_argument("--yes", action="store_true",
                         help="do not ask for confirmation with --catalog AWS")
     resume.add_argument("--quiet", action="store_true", help="no progress bar")
+    resume.add_argument("--wait", action="store_true",
+                        help="wait for the budget, the daily quota or an outage instead of "
+                        "stopping (this time)")
 
 
 def _add_template(commands: _Commands) -> None:
@@ -403,13 +442,24 @@ def _dispatch(args: argparse.Namespace) -> int:
             pre_read=not args.no_snapshot,
             output_format=args.output_format,
             hidden_rows=args.hidden_rows,
+            share=args.share,
+            lookback_seconds=max(0.0, args.lookback * 60),
+            account_tps=args.account_tps,
+            daily_budget=args.daily_budget,
+            window=args.window,
         )
+        if args.window:
+            Window.parse(args.window)  # a bad window is a usage error before anything
         return app.run_command(settings, yes=args.yes, quiet=args.quiet)
     if args.command == "resume":
         return app.resume_command(
             args.run_dir, profile=args.profile, endpoint_url=args.endpoint_url, yes=args.yes,
-            quiet=args.quiet,
+            quiet=args.quiet, wait=args.wait or None,
         )
+    if args.command == "status":
+        from bulk_assign.status import status_command
+
+        return status_command(args.run_dir, stdout=sys.stdout)
     if args.command in ("export", "transfer", "verify"):
         return _dispatch_reads(args)
     if args.command == "emulator":

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -81,9 +82,13 @@ class ProgressListener:
     def pace_changed(self, old: float, new: float) -> None:
         return None  # the writes/s figure on the bar shows it
 
-    def waiting(self, text: str) -> None:
-        with contextlib.suppress(OSError):
-            self._bar.set_postfix_str(text, refresh=True)
+    def waiting(self, cause: object | None, until: datetime | None) -> None:
+        """Writes wait (window, budget, quota): the bar says for what and until when."""
+        if cause is None or until is None:
+            self._bar.set_description_str("assign", refresh=True)
+        else:
+            self._bar.set_description_str(
+                f"waiting for the {cause} until {until.astimezone():%a %H:%M}", refresh=True)
 
 
 def stop_advice(stop: Stop, folder: Path) -> str:

@@ -21,7 +21,14 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from bulk_assign.outage import SERVICE_UNAVAILABLE, UNREACHABLE, OutageBreaker
-from bulk_assign.results import ABORTED, INTERRUPTED, QUOTA_EXHAUSTED, RowOutcome, Status
+from bulk_assign.results import (
+    ABORTED,
+    BUDGET_SPENT,
+    INTERRUPTED,
+    QUOTA_EXHAUSTED,
+    RowOutcome,
+    Status,
+)
 from bulk_assign.retry import ACCESS_DENIED_CODES, error_code
 from bulk_assign.timestamps import now_iso
 
@@ -36,6 +43,7 @@ class StopReason(StrEnum):
     QUOTA_EXHAUSTED = QUOTA_EXHAUSTED
     UNREACHABLE = UNREACHABLE
     SERVICE_UNAVAILABLE = SERVICE_UNAVAILABLE
+    BUDGET_SPENT = BUDGET_SPENT
 
 
 @dataclass(frozen=True)
@@ -66,8 +74,8 @@ class RunGuard:
         self.outages = OutageBreaker(quiet_seconds=outage_seconds, clock=clock, now_iso=now_iso)
         self._wait_outages = wait_outages
         self._where = where  # "http://... (region us-east-1)", for the advice
-        #: Told what the run waits for, while it waits (the console shows it on the bar).
-        self.on_wait: Callable[[str], None] = lambda text: None
+        #: Told until when calls wait for an outage to end (None: it ended).
+        self.on_wait: Callable[[datetime | None], None] = lambda until: None
         self._lock = threading.Lock()
         self._clock = clock
         self._quota_wait = quota_wait_seconds
@@ -76,6 +84,8 @@ class RunGuard:
         self._denied_in_a_row = 0
         self._last_write_success = clock()
         self.stop_info: Stop | None = None
+        #: With --wait, told instead of stopping when the daily quota is spent (budget.py).
+        self.on_quota_spent: Callable[[], None] | None = None
 
     # --- asking ---------------------------------------------------------------------------
 
@@ -119,7 +129,12 @@ class RunGuard:
         spent (the account's, shared with CRM integrations)."""
         with self._lock:
             waited = self._clock() - self._last_write_success
-        if waited > self._quota_wait:
+        if waited > self._quota_wait and self.on_quota_spent is not None:
+            log.warning("throttled for %.1f min without one success: the account's daily "
+                        "quota is spent; waiting (--wait)", waited / 60)
+            self.write_succeeded()  # count the next quota wait from now
+            self.on_quota_spent()
+        elif waited > self._quota_wait:
             # A rolling 24 h window shared with other writers frees up as the writes of a day
             # ago age out, so there is no single reset time to promise.
             later = datetime.now(UTC) + timedelta(hours=1)
@@ -161,6 +176,7 @@ class RunGuard:
         if ended is not None:
             log.warning("outage over after %.0f s (%d failed calls): continuing",
                         ended.seconds or 0, ended.failed_calls)
+            self.on_wait(None)
 
     def call_failed(self, exc: BaseException) -> None:
         """A call failed at the transport or with 5xx: an outage when nothing succeeds."""
@@ -190,10 +206,7 @@ class RunGuard:
     def before_call(self) -> None:
         """During an outage (with --wait) calls wait; one tries after each growing pause."""
         while (left := self.outages.wait_before_call()) > 0:
-            outage = self.outages.ongoing
-            if outage is not None:
-                self.on_wait(f"waiting: {outage.kind} since {outage.began_at[11:19]} UTC, "
-                             f"next try in {left:.0f} s")
+            self.on_wait(datetime.now(UTC) + timedelta(seconds=left))
             if self.event.wait(min(left, 1.0)):
                 raise RunStopping
 

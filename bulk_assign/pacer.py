@@ -119,6 +119,8 @@ class Pacer:
         self._state = AimdState(rate=max_tps)
         self._lock = threading.Lock()
         self._on_rate_change = on_rate_change
+        #: A lower maximum for a while (sharing.ShareController); None: max_tps.
+        self._ceiling: float | None = None
 
     @property
     def write_rate(self) -> float:
@@ -127,6 +129,21 @@ class Pacer:
     @property
     def floor(self) -> float:
         return self.max_tps * FLOOR_SHARE
+
+    @property
+    def top(self) -> float:
+        """The highest the rate may climb now."""
+        return self.max_tps if self._ceiling is None else min(self.max_tps, self._ceiling)
+
+    def set_ceiling(self, ceiling: float | None) -> None:
+        """Keep the rate at or below `ceiling` (None: back to max_tps); it climbs back by
+        successes as before."""
+        with self._lock:
+            self._ceiling = ceiling
+            old = self._state.rate
+            if old > self.top:
+                self._state.rate = self.top
+                self._apply(old)
 
     def throttled(self) -> None:
         """A write was throttled: someone else writes on the account too, slow down."""
@@ -153,7 +170,7 @@ class Pacer:
             state.since_throttle += 1
             state.since_decrease += 1
             old = state.rate
-            state.rate = min(self.max_tps, old + STEP * self.max_tps)
+            state.rate = min(self.top, old + STEP * self.max_tps)
             self._apply(old)
 
     def _apply(self, old: float) -> None:

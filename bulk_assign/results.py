@@ -31,6 +31,7 @@ INTERRUPTED = "Interrupted"
 ABORTED = "Aborted"
 QUOTA_EXHAUSTED = "QuotaExhausted"
 HIDDEN_ROW = "HiddenRow"  # left out with --hidden-rows skip
+BUDGET_SPENT = "BudgetSpent"
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,7 @@ def prepare_run_dir(out: Path | None, input_path: Path, now: datetime) -> Path:
     if out is None:
         return _new_default_dir(input_path, now)
     folder = out
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"--out {folder}: is a file; name a folder for the run's files.")
-    if folder.exists() and holds_a_run(folder):
-        raise UsageError(_holds_a_run(folder))
+    check_out_dir(folder)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         _make_private_dir(folder)
@@ -56,6 +53,16 @@ def prepare_run_dir(out: Path | None, input_path: Path, now: datetime) -> Path:
     except OSError as exc:
         raise UsageError(f"--out {folder}: cannot create the folder ({exc.strerror}).") from exc
     return folder
+
+
+def check_out_dir(out: Path | None) -> None:
+    """Refuse an `--out` that is a file or holds a run (before any call is made)."""
+    if out is None or not out.exists():
+        return
+    if not out.is_dir():
+        raise UsageError(f"--out {out}: is a file; name a folder for the run's files.")
+    if holds_a_run(out):
+        raise UsageError(_holds_a_run(out))
 
 
 def holds_a_run(folder: Path) -> bool:

@@ -23,12 +23,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
 from bulk_assign.errors import UsageError
 from bulk_assign.runfolder import holds_a_run, private_fd
+from bulk_assign.timestamps import iso, utc_now
 
 LOCK_FILE: Final = ".lock"
 #: How long a process keeps trying before it calls the folder busy: long enough to step around
@@ -92,7 +93,7 @@ def hold_run_folder(
     *,
     command: str,
     new_run: bool = False,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = utc_now,
 ) -> Iterator[HeldRunFolder]:
     """Hold `folder` for this process, or raise UsageError (exit 2) naming who holds it.
 
@@ -119,7 +120,7 @@ def hold_run_folder(
                 f"--out {folder}: another run started in it a moment ago; pick another folder."
             )
         holder = LockHolder(pid=os.getpid(), host=socket.gethostname(),
-                            command=_command_line(command), since=_iso(now()))
+                            command=_command_line(command), since=iso(now()))
         _write_holder(fd, holder)
         try:
             yield HeldRunFolder(folder=folder, holder=holder, warning=network_warning(folder))
@@ -203,12 +204,11 @@ def _command_line(command: str) -> str:
     """This process's command line as typed (argv only: no environment, no credentials); a URL's
     user:password part is masked all the same."""
     args = sys.argv[1:]
-    line = shlex.join(["bulk-assign", *args]) if args[:1] == [command] else shlex.join(sys.argv)
+    if command in args:
+        line = shlex.join(["bulk-assign", *args])
+    else:  # called as a library (or under a test runner): say which command holds it
+        line = f"bulk-assign {command} (in {shlex.join(sys.argv)})"
     return re.sub(r"(://)[^/@\s]+@", r"\1***@", line)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # --- network filesystems ------------------------------------------------------------------------

@@ -17,11 +17,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bulk_assign.assigner import RowAssigner
+from bulk_assign.budget import WaitCause, WriteGate, make_gate
 from bulk_assign.client import paced
 from bulk_assign.guard import RunGuard, RunStopping, Stop
 from bulk_assign.journal import Journal
@@ -32,6 +34,8 @@ from bulk_assign.preflight import PROBE_ATTEMPTS, PROBE_ROWS, probe
 from bulk_assign.results import CallCounts, Contact, Job, RowOutcome, Status
 from bulk_assign.retry import error_code, http_status
 from bulk_assign.settings import RunSettings
+from bulk_assign.sharing import OtherWriters, ShareController, SharePlan
+from bulk_assign.status import STATUS, StatusFile
 from bulk_assign.timestamps import now_iso
 
 if TYPE_CHECKING:
@@ -54,7 +58,7 @@ class RunListener(Protocol):
 
     def row_finished(self, outcome: RowOutcome, tally: Tally) -> None: ...
     def pace_changed(self, old: float, new: float) -> None: ...
-    def waiting(self, text: str) -> None: ...
+    def waiting(self, cause: WaitCause | None, until: datetime | None) -> None: ...
 
 
 class _Silent:
@@ -64,7 +68,7 @@ class _Silent:
     def pace_changed(self, old: float, new: float) -> None:
         return None
 
-    def waiting(self, text: str) -> None:
+    def waiting(self, cause: WaitCause | None, until: datetime | None) -> None:
         return None
 
 
@@ -92,6 +96,8 @@ class Runner:
         clock: Callable[[], float] = time.monotonic,
         sent_before: dict[int, Contact | None] | None = None,
         listener: RunListener | None = None,
+        share: SharePlan | None = None,
+        gate: WriteGate | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -102,9 +108,19 @@ class Runner:
             wait_outages=settings.wait, outage_seconds=settings.outage_seconds, clock=clock,
             where=f"{client.meta.endpoint_url} (region {settings.region})")
         self._listener: RunListener = listener or _Silent()
-        self.guard.on_wait = self._listener.waiting
-        self.pacer = Pacer(max_tps=settings.max_tps, read_tps=settings.read_tps, clock=clock,
+        self.guard.on_wait = lambda until: self.waiting(WaitCause.SERVICE if until else None,
+                                                        until)
+        self.share = share or SharePlan.decide(settings, OtherWriters(settings.lookback_seconds))
+        self.pacer = Pacer(max_tps=self.share.pace, read_tps=settings.read_tps, clock=clock,
                            sleep=self.guard.sleep, on_rate_change=self._pace_changed)
+        self.sharing = ShareController(self.pacer, quota=self.share.quota,
+                                       explicit=self.share.explicit,
+                                       others_seen=self.share.others.per_second > 0, clock=clock)
+        self.status = StatusFile(journal.path.parent / STATUS, pace=lambda: self.pacer.write_rate)
+        self.gate = gate or make_gate(settings, guard=self.guard, journal_path=journal.path)
+        self.gate.set_listener(self)
+        if settings.wait:
+            self.guard.on_quota_spent = self.gate.quota_spent
         self._clock = clock
         self._started = clock()
         self._lock = threading.Lock()
@@ -114,7 +130,7 @@ class Runner:
         self._assigner = RowAssigner(
             settings, client, journal, self.guard, calls=self.calls,
             on_write_success=self._write_succeeded, on_write_throttled=self._write_throttled,
-            now_iso=now_iso, sent_before=sent_before or {},
+            now_iso=now_iso, sent_before=sent_before or {}, before_write=self.gate.before_write,
         )
 
     def run(self, jobs: Iterable[Job]) -> RunReport:
@@ -132,6 +148,7 @@ class Runner:
                                   workers=self.settings.worker_count,
                                   stopping=lambda: self.guard.stopping)
         self._record_all(unsent, lambda job: self._assigner.skipped(job, self.guard.reason))
+        self.status.ended("stopped" if self.guard.stop_info else "finished")
         return RunReport(outcomes=self.outcomes, calls=self.calls,
                          wall_seconds=self._clock() - self._started, stop=self.guard.stop_info,
                          statuses=self._statuses,
@@ -187,15 +204,24 @@ class Runner:
 
     def _write_succeeded(self) -> None:
         self.pacer.succeeded()
+        self.sharing.succeeded()
         self.guard.write_succeeded()
 
     def _write_throttled(self) -> None:
         self.pacer.throttled()
+        self.sharing.throttled()
         self.guard.write_throttled()
 
     def _pace_changed(self, old: float, new: float) -> None:
         log.info("write pace %.3f -> %.3f calls/s", old, new)
         self._listener.pace_changed(old, new)
+        self.status.pace_changed()
+
+    def waiting(self, cause: WaitCause | None, until: datetime | None) -> None:
+        """Writes wait (window, budget, quota, an outage) or go on: the status file and the
+        listener say so."""
+        self.status.waiting(cause, until)
+        self._listener.waiting(cause, until)
 
     def _do_row(self, job: Job) -> None:
         outcome = self._assigner.assign(job)
@@ -221,6 +247,7 @@ class Runner:
             self._statuses[str(outcome.status)] += 1
             tally = Tally(Counter(self._statuses), self.calls, self._clock() - self._started)
         self._listener.row_finished(outcome, tally)
+        self.status.row_finished(str(outcome.status) in ("SUCCEEDED", "UNCHANGED"))
 
 
 def _dry_run(row: int) -> RowOutcome:

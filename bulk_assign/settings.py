@@ -13,6 +13,8 @@ DEFAULT_MAX_TPS: Final = 1.0
 DEFAULT_MAX_ATTEMPTS: Final = 8
 #: The documented AssignOpportunity quota: writes per rolling 24 h per partner account.
 DAILY_WRITE_QUOTA: Final = 10_000
+#: The most writes a run (with its resumes) sends in any rolling 24 h: leaves 2,000 to others.
+DEFAULT_DAILY_BUDGET: Final = 8_000
 #: A guess at one call's round trip to AWS, used only to size the default worker pool.
 ASSUMED_CALL_SECONDS: Final = 0.5
 #: `--format` values; None (the default) means "xlsx too when the input is an Excel file".
@@ -41,8 +43,6 @@ class RunSettings:
     profile: str | None = None
     region: str = "us-east-1"
     endpoint_url: str | None = None
-    #: Wait out what holds writes back (an outage) instead of stopping.
-    wait: bool = False
     #: No call answered for this long (and several failed): the service is out (an outage).
     outage_seconds: float = 15.0
     #: Read each opportunity before writing it (`--no-snapshot` turns it off).
@@ -51,15 +51,29 @@ class RunSettings:
     output_format: str | None = None
     #: Rows hidden in Excel: None refuses the run, "send" sends them too, "skip" leaves them out.
     hidden_rows: str | None = None
+    #: Sharing the account's quota (sharing.py, budget.py): the account's write quota per
+    #: second, how far back the look-back reads, the share taken (None: leave others theirs).
+    account_tps: float = DEFAULT_MAX_TPS
+    lookback_seconds: float = 3600.0
+    share: float | None = None
+    daily_budget: int = DEFAULT_DAILY_BUDGET
+    #: Local "HH:MM-HH:MM" in which writes may leave (None: any time).
+    window: str | None = None
+    #: Wait (instead of stopping) while the budget, the daily quota or an outage holds writes.
+    wait: bool = False
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOGS:
             raise ValueError(f"catalog must be one of {CATALOGS}, not {self.catalog!r}")
         for name in ("max_tps", "read_tps", "connect_timeout", "read_timeout",
-                     "quota_wait_seconds", "outage_seconds"):
+                     "quota_wait_seconds", "outage_seconds", "account_tps"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be greater than 0, not {getattr(self, name)}")
-        for name in ("max_attempts", "access_denied_limit"):
+        if self.share is not None and not 0 < self.share <= 1:
+            raise ValueError(f"share must be above 0 and at most 1, not {self.share}")
+        if self.lookback_seconds < 0:
+            raise ValueError(f"lookback_seconds must be 0 or more, not {self.lookback_seconds}")
+        for name in ("max_attempts", "access_denied_limit", "daily_budget"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be 1 or more, not {getattr(self, name)}")
         if self.output_format is not None and self.output_format not in OUTPUT_FORMATS:

@@ -89,7 +89,8 @@ def test_the_workers_overlap_and_never_exceed_their_number(
     assert result.statuses() == {"SUCCEEDED": rows}
     assert in_flight.now == 0
     assert in_flight.peak == workers, f"{in_flight.peak} calls at once with {workers} workers"
-    # Each row took one pre-read and one write, so the count covered every call of the run.
+    # Each row took one pre-read and one write, so the count covered every call of the run
+    # (besides the look-back's one ListOpportunities page before the rows).
     state = emu.state()
-    assert len(state["calls"]) == 2 * rows
+    assert len([c for c in state["calls"] if c["operation"] != "ListOpportunities"]) == 2 * rows
     assert set(applied_writes(state).values()) == {1}

@@ -152,7 +152,7 @@ def umask(request: pytest.FixtureRequest) -> Iterator[int]:
 
 
 RUN_FILES = {".lock", "run.json", "journal.jsonl", "run.log", "results.csv", "failed.csv",
-             "rollback.csv", "summary.json"}
+             "rollback.csv", "summary.json", "status.json"}
 
 
 def _modes(folder: Path) -> dict[str, int]:

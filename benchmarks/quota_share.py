@@ -1,0 +1,152 @@
+"""`python -m benchmarks --only sharing`: how bulk-assign shares the write quota with a CRM.
+
+Emulator at Q writes/s (30-70 ms latency), burst 1 s of quota or 1; a CRM writer that starts
+before the run (so the look-back sees it), writes at random moments at a share of Q and retries
+a throttled write as the SDK's standard mode does (3 attempts, full-jitter backoff), its times
+scaled by 1/Q. Each scenario three times: the CRM's share of writes that succeeded during the
+run, our wall against (N-1)/(rate left to us), and the spread over the repeats.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.config import Config
+
+from benchmarks import peers
+from benchmarks.support import START_ID, emulator_process, post, write_input
+
+Q = 10.0
+ROWS = 250
+LEAD_SECONDS = 10.0
+REPEATS = 3
+#: (burst, CRM share of Q, target CRM kept, target wall ratio)
+SCENARIOS: tuple[tuple[int, float, str, str], ...] = (
+    (10, 0.0, "", "<= 1.03"),
+    (1, 0.0, "", "<= 1.03"),
+    (10, 0.1, ">= 95%", "<= 1.15"),
+    (10, 0.5, ">= 90%", "<= 1.3"),
+    (1, 0.1, ">= 80%", "<= 2.5"),
+    (1, 0.5, "reported", "reported"),
+)
+
+
+class Crm:
+    """Poisson writes at `rate`; each up to 3 attempts, full-jitter backoff base 1 s / Q."""
+
+    def __init__(self, url: str, jobs: list[dict[str, Any]], rate: float, seed: int) -> None:
+        self._api = peers.client(url, Config(retries={"total_max_attempts": 1},
+                                             max_pool_connections=16), access_key="other")
+        self._jobs, self._rate = jobs, rate
+        self._random = random.Random(seed)
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=12)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._lock = threading.Lock()
+        self.writes: list[tuple[float, bool]] = []  # (first attempt time, succeeded)
+
+    def _run(self) -> None:
+        i, due = 0, time.monotonic()
+        while not self._stop.is_set():
+            job = self._jobs[i % len(self._jobs)]
+            self._pool.submit(self._write, job, seed=self._random.random())
+            i += 1
+            due += self._random.expovariate(self._rate)
+            self._stop.wait(max(0.0, due - time.monotonic()))
+
+    def _write(self, job: dict[str, Any], *, seed: float) -> None:
+        local = random.Random(seed)
+        started, ok = time.monotonic(), False
+        for attempt in range(3):
+            try:
+                self._api.assign_opportunity(**job)
+                ok = True
+                break
+            except Exception:
+                if attempt < 2:
+                    time.sleep(local.random() * min(20.0, 2 ** attempt) / Q)
+        with self._lock:
+            self.writes.append((started, ok))
+
+    def kept(self, start: float, end: float) -> tuple[int, int]:
+        with self._lock:
+            during = [ok for t, ok in self.writes if start <= t <= end]
+        return sum(during), len(during)
+
+    def __enter__(self) -> Crm:
+        if self._rate > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True)
+
+
+@dataclass(frozen=True)
+class Trial:
+    crm_kept: float | None
+    wall_ratio: float
+    ours_failed: int
+    pace: float
+
+
+def _trial(url: str, path: Path, out: Path, crm_jobs: list[dict[str, Any]], *, share: float,
+           seed: int, rows: int, lead: float) -> Trial:
+    from bulk_assign.app import run_command
+    from bulk_assign.settings import RunSettings
+
+    post(url, "/_emulator/reset")
+    with Crm(url, crm_jobs, share * Q, seed) as crm:
+        time.sleep(lead if share else 0)
+        start = time.monotonic()
+        run_command(RunSettings(input_path=path, catalog="Sandbox", out_dir=out, endpoint_url=url,
+                                max_tps=Q, read_tps=5 * Q, lookback_seconds=lead),
+                    quiet=True, stdout=io.StringIO())
+        end = time.monotonic()
+    summary: dict[str, Any] = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    ok, total = crm.kept(start, end)
+    left = Q * (1 - share)
+    return Trial(crm_kept=ok / total if total else None,
+                 wall_ratio=summary["wall_seconds"] / ((rows - 1) / left),
+                 ours_failed=sum(n for s, n in summary["by_status"].items() if s != "SUCCEEDED"),
+                 pace=summary["quota_use"]["planned_pace"])
+
+
+def run(table: Any, work: Path, *, rows: int = ROWS, repeats: int = REPEATS,
+        lead: float = LEAD_SECONDS) -> None:
+    path = write_input(work / "share.csv", rows)
+    crm_jobs = peers.read_jobs(write_input(work / "crm.csv", 2000, start=START_ID + rows))
+    for burst, share, crm_target, wall_target in SCENARIOS:
+        options = ("--generate", str(rows + 2100), "--write-rate", str(Q), "--write-burst",
+                   str(int(burst)), "--read-rate", str(10 * Q), "--latency-ms", "50",
+                   "--jitter-ms", "20", "--quiet")
+        name = f"burst {burst:g}, CRM {share:.0%}"
+        with emulator_process(*options) as url:
+            post(url, "/_emulator/config", {"credentials": {"test": "test", "other": "test"}})
+            trials = [_trial(url, path, work / f"s-{burst:g}-{share}-{k}", crm_jobs,
+                             share=share, seed=k, rows=rows, lead=lead)
+                      for k in range(repeats)]
+        walls = [t.wall_ratio for t in trials]
+        table.add("6 share", name, "our wall / ((N-1)/left)",
+                  " ".join(f"{w:.2f}" for w in walls), wall_target)
+        table.add("6 share", name, "our rows not SUCCEEDED",
+                  str(sum(t.ours_failed for t in trials)), "0")
+        table.add("6 share", name, "planned pace (look-back)",
+                  " ".join(f"{t.pace:.2f}" for t in trials))
+        kept = [t.crm_kept for t in trials if t.crm_kept is not None]
+        if kept:
+            table.add("6 share", name, "CRM writes kept",
+                      " ".join(f"{100 * k:.0f}%" for k in kept), crm_target)
+            table.add("6 share", name, "CRM kept spread (points)",
+                      f"{100 * (max(kept) - min(kept)):.0f}", "<= 10")

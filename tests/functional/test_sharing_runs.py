@@ -1,0 +1,178 @@
+"""Sharing the account's quota, end to end: the look-back, the daily budget across resumes, a
+window's wait that Ctrl-C ends, and `status` beside a run."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import boto3
+from functional_support import (
+    KEY,
+    SECRET,
+    calls,
+    fast,
+    generated,
+    read_results,
+    resume,
+    run,
+    settings,
+    tool_process,
+    wait_until,
+)
+
+from benchmarks.support import write_input
+from bulk_assign.emulator import Emulator
+from bulk_assign.status import status_command
+
+
+def _summary(folder: Path) -> dict[str, object]:
+    data: dict[str, object] = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    return data
+
+
+def _status(folder: Path) -> str:
+    out = io.StringIO()
+    assert status_command(folder, stdout=out) == 0
+    return out.getvalue()
+
+
+def _age_the_journal(folder: Path, hours: float) -> None:
+    """As if the run's writes had left `hours` earlier: a day passes without waiting for it."""
+    path = folder / "journal.jsonl"
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("event") == "sending":
+            at = datetime.fromisoformat(record["at"].replace("Z", "+00:00"))
+            record["at"] = (at - timedelta(hours=hours)).isoformat()
+        lines.append(json.dumps(record))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_spent_budget_stops_resumes_refuse_until_the_writes_age_out(
+    emulator: Callable[..., Emulator], tmp_path: Path,
+) -> None:
+    emu = emulator(generated(10), **fast())
+    source = write_input(tmp_path / "in.csv", 8)
+    first = run(settings(source, emu.url, tmp_path / "run", daily_budget=5, workers=1))
+    assert first.code == 3
+    assert first.statuses() == {"SUCCEEDED": 5, "SKIPPED": 3}
+    assert {r["error_class"] for r in first.results() if r["status"] == "SKIPPED"} == {
+        "BudgetSpent"}
+    assert "daily budget of 5 writes" in first.stdout
+    assert "The next write is allowed at" in first.stdout and "--wait" in first.stdout
+    quota = _summary(first.folder)["quota_use"]
+    assert isinstance(quota, dict)
+    assert quota["daily_budget"] == 5 and quota["peak_writes_in_24h"] == 5
+    assert "Rows left to send: 3" in _status(first.folder)
+    assert "5 SUCCEEDED" in _status(first.folder)
+
+    writes = len(calls(emu.state(), "AssignOpportunity"))
+    again = resume(first.folder)  # the same day: the journal's writes still count
+    assert again.code == 3
+    assert len(calls(emu.state(), "AssignOpportunity")) == writes
+    assert again.statuses() == {"SUCCEEDED": 5, "SKIPPED": 3}
+
+    _age_the_journal(first.folder, hours=25)
+    later = resume(first.folder)
+    assert later.code == 0, later.stdout
+    assert later.statuses() == {"SUCCEEDED": 8}
+    assert len(calls(emu.state(), "AssignOpportunity")) == writes + 3
+
+
+def test_with_wait_a_run_meets_its_budget_and_goes_on(
+    emulator: Callable[..., Emulator], tmp_path: Path,
+) -> None:
+    """A budget spent by an earlier invocation a day ago ages out while the run waits."""
+    emu = emulator(generated(10), **fast())
+    source = write_input(tmp_path / "in.csv", 6)
+    first = run(settings(source, emu.url, tmp_path / "run", daily_budget=3, workers=1))
+    assert first.code == 3
+    # The three writes left 24 h minus 2 s ago (+ the margin): the resume waits for them.
+    _age_the_journal(first.folder, hours=24 + 58 / 3600)
+    later = resume(first.folder, wait=True)
+    assert later.code == 0, later.stdout
+    assert later.statuses() == {"SUCCEEDED": 6}
+    quota = _summary(first.folder)["quota_use"]
+    assert isinstance(quota, dict)
+    waited = quota["waited_seconds"]
+    assert isinstance(waited, dict) and 0.5 < waited["budget"] < 10
+    assert "waiting for the budget until" in (first.folder / "run.log").read_text("utf-8")
+
+
+def test_the_look_back_sees_the_other_writers_and_the_plan_leaves_them_room(
+    emulator: Callable[..., Emulator], tmp_path: Path,
+) -> None:
+    emu = emulator(generated(60), **fast())
+    crm = boto3.client("partnercentral-selling", endpoint_url=emu.url, region_name="us-east-1",
+                       aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+    for i in range(30, 42):  # a CRM wrote 12 opportunities in the last minute
+        crm.assign_opportunity(Catalog="Sandbox", Identifier=f"O10000{i}", Assignee={
+            "Email": "user1@example.com", "FirstName": "U", "LastName": "One",
+            "BusinessTitle": "PartnerAccountManager"})
+    source = write_input(tmp_path / "in.csv", 4)
+    result = run(settings(source, emu.url, tmp_path / "run", max_tps=1.0, account_tps=1.0,
+                          lookback_seconds=60))
+    assert result.code == 0
+    assert "Other writers on the account: 0.2 writes/s over the last 1 min" in result.stdout
+    assert "12 opportunities changed in the last 24 h" in result.stdout
+    quota = _summary(result.folder)["quota_use"]
+    assert isinstance(quota, dict)
+    assert 0.7 < quota["planned_pace"] < 0.8  # 1/s minus 0.2/s, minus a margin
+    listed = calls(emu.state(), "ListOpportunities")
+    assert len(listed) == 1
+
+    rerun = run(settings(source, emu.url, tmp_path / "rerun", max_tps=1.0, lookback_seconds=60,
+                         share=1.0))
+    assert "--share" in rerun.stdout and len(calls(emu.state(), "ListOpportunities")) == 1
+
+
+def test_ctrl_c_while_waiting_for_the_window_exits_130_and_resume_continues(
+    emulator: Callable[..., Emulator], tmp_path: Path, subprocess_env: dict[str, str],
+) -> None:
+    emu = emulator(generated(10), **fast())
+    source = write_input(tmp_path / "in.csv", 5)
+    folder = tmp_path / "run"
+    opens = datetime.now() + timedelta(hours=2)
+    window = f"{opens:%H:%M}-{opens + timedelta(hours=1):%H:%M}"
+    output = tmp_path / "run.out"
+    proc = tool_process(
+        ["run", str(source), "--catalog", "Sandbox", "--endpoint-url", emu.url, "--out",
+         str(folder), "--max-tps", "20", "--window", window, "--quiet"], subprocess_env, output)
+    try:
+        wait_until(lambda: '"cause": "window"' in _read(folder / "status.json"), timeout=30,
+                   what="the run to wait for its window")
+        seen = _status(folder)
+        assert "State: running" in seen and "Waiting for the window until" in seen
+        assert f"{opens:%H:%M}" in seen and "Rows left to send: 5" in seen
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    text = output.read_text(encoding="utf-8", errors="replace")
+    assert code == 130, text
+    assert {(r["status"], r["error_class"]) for r in read_results(folder)} == {
+        ("SKIPPED", "Interrupted")}
+    assert calls(emu.state(), "AssignOpportunity") == []
+    assert "waiting for the window until" in (folder / "run.log").read_text("utf-8")
+
+    record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    record["settings"]["window"] = None  # the team widened the window: resume goes on
+    (folder / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    later = resume(folder)
+    assert later.code == 0 and later.statuses() == {"SUCCEEDED": 5}
+    assert "State: finished" in _status(folder)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""

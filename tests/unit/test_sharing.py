@@ -1,0 +1,123 @@
+"""The share of the quota a run takes: from the look-back, and held after throttles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bulk_assign.pacer import FakeClock, Pacer
+from bulk_assign.settings import RunSettings
+from bulk_assign.sharing import (
+    CONTENDED_SHARE,
+    HOLD_SECONDS,
+    OtherWriters,
+    ShareController,
+    SharePlan,
+)
+
+
+def _settings(**changes: object) -> RunSettings:
+    return RunSettings(input_path=Path("in.csv"), catalog="Sandbox", **changes)  # type: ignore[arg-type]
+
+
+def _others(per_hour: int) -> OtherWriters:
+    return OtherWriters(3600.0, in_lookback=per_hour, last_24h=per_hour * 24)
+
+
+def test_nobody_else_writing_means_the_full_pace() -> None:
+    plan = SharePlan.decide(_settings(), _others(0))
+    assert plan.pace == 1.0 and plan.share == 1.0
+
+
+def test_the_pace_leaves_the_others_what_they_used_plus_a_margin() -> None:
+    plan = SharePlan.decide(_settings(), _others(360))  # 0.1 writes/s
+    assert 0.8 <= plan.pace <= 0.9 - 0.1 * 0.05
+    text = plan.text(100, wait=False)
+    assert "0.1 writes/s over the last 1 h" in text and "8,640 opportunities" in text
+    assert f"{plan.pace:.3g} writes/s" in text and "left for others" in text
+
+
+def test_max_tps_is_a_ceiling_and_share_takes_more_explicitly() -> None:
+    assert SharePlan.decide(_settings(max_tps=0.5), _others(0)).pace == 0.5
+    assert SharePlan.decide(_settings(max_tps=0.5), _others(0)).quota == 1.0
+    taken = SharePlan.decide(_settings(share=1.0), _others(1800))
+    assert taken.pace == 1.0 and taken.explicit and "--share" in taken.text(10, wait=False)
+
+
+def test_a_failed_look_back_says_so_and_plans_the_full_pace() -> None:
+    plan = SharePlan.decide(_settings(), OtherWriters(3600.0, error="AccessDeniedException"))
+    assert plan.pace == 1.0
+    assert "AccessDeniedException" in plan.text(5, wait=False)
+
+
+def test_more_rows_than_the_budget_say_what_happens() -> None:
+    plan = SharePlan.decide(_settings(daily_budget=100), _others(0))
+    assert "BudgetSpent" in plan.text(250, wait=False)
+    assert "about 3 days" in plan.text(250, wait=True)
+
+
+def _controller(quota: float = 10.0, *, explicit: bool = False
+                ) -> tuple[Pacer, ShareController, FakeClock]:
+    clock = FakeClock()
+    pacer = Pacer(max_tps=quota, read_tps=10.0, clock=clock.now, sleep=clock.sleep)
+    return pacer, ShareController(pacer, quota=quota, explicit=explicit, clock=clock.now), clock
+
+
+def _both(pacer: Pacer, share: ShareController, *, throttled: bool) -> None:
+    if throttled:
+        pacer.throttled()
+        share.throttled()
+    else:
+        pacer.succeeded()
+        share.succeeded()
+
+
+def test_throttles_hold_the_pace_at_a_share_then_it_climbs_back() -> None:
+    pacer, share, clock = _controller()
+    _both(pacer, share, throttled=True)  # a lone throttle: jitter
+    assert not share.holding
+    for _ in range(5):
+        _both(pacer, share, throttled=False)
+    _both(pacer, share, throttled=True)
+    assert share.holding and pacer.write_rate <= CONTENDED_SHARE * 10.0
+    for _ in range(700):  # successes alone do not lift the hold before its time
+        clock.t += 0.2
+        _both(pacer, share, throttled=False)
+        if clock.t < HOLD_SECONDS:
+            assert pacer.write_rate <= CONTENDED_SHARE * 10.0
+    assert clock.t > HOLD_SECONDS
+    assert not share.holding and pacer.write_rate > CONTENDED_SHARE * 10.0
+    assert share.contended_seconds == pytest.approx(HOLD_SECONDS, abs=0.5)
+
+
+def test_further_throttles_renew_the_hold() -> None:
+    pacer, share, clock = _controller()
+    _both(pacer, share, throttled=True)
+    _both(pacer, share, throttled=True)
+    clock.t += HOLD_SECONDS - 1
+    _both(pacer, share, throttled=True)
+    clock.t += HOLD_SECONDS - 1
+    _both(pacer, share, throttled=False)
+    assert share.holding
+
+
+def test_an_explicit_share_is_not_held_down() -> None:
+    pacer, share, _ = _controller(explicit=True)
+    for _ in range(5):
+        _both(pacer, share, throttled=True)
+    assert not share.holding
+
+
+def test_a_run_alone_needs_more_throttles_before_it_holds() -> None:
+    clock = FakeClock()
+    pacer = Pacer(max_tps=10.0, read_tps=10.0, clock=clock.now, sleep=clock.sleep)
+    share = ShareController(pacer, quota=10.0, explicit=False, others_seen=False,
+                            clock=clock.now)
+    for _ in range(4):
+        _both(pacer, share, throttled=True)
+        for _ in range(5):
+            _both(pacer, share, throttled=False)
+    assert not share.holding
+    _both(pacer, share, throttled=True)
+    assert share.holding
