@@ -255,3 +255,35 @@ def test_a_sprinkle_of_faults_is_no_outage(
     assert_file_applied_once(emu, source)
     faults = {c["outcome"] for c in calls(emu.state(), "AssignOpportunity")}
     assert {"InternalServerException", "reset"} <= faults
+
+
+# --- rows whose attempts run out in an outage ------------------------------------------------
+
+
+@pytest.mark.parametrize("pre_read", [True, False], ids=["pre-read", "no-snapshot"])
+@pytest.mark.parametrize("wait", [False, True], ids=["stop", "wait"])
+def test_rows_whose_attempts_run_out_in_an_outage_do_not_fail(
+    emulator: Callable[..., Emulator], tmp_path: Path, wait: bool, pre_read: bool
+) -> None:
+    """Few attempts per row (--max-attempts 3): rows run out of them before the outage is
+    declared, or while it is waited out. Their failure is the outage's, not theirs.
+
+    (A row can still end FAILED when its attempts run out before MIN_FAILURES calls have
+    failed in all; at 40 calls/s the other rows' failures make that count at once.)"""
+    emu = emulator(generated(30), **fast())
+    source = write_input(tmp_path / "in.csv", 30)
+    with outage_after(emu, writes=8, ends_after=3.0 if wait else None):
+        result = run(settings(source, emu.url, tmp_path / "run", max_tps=40.0,
+                              max_attempts=3, outage_seconds=OUTAGE, wait=wait,
+                              pre_read=pre_read))
+    statuses = result.statuses()
+    assert statuses["FAILED"] == 0, [
+        (r["Identifier"], r["error_class"], r["attempts"]) for r in result.results()
+        if r["status"] == "FAILED"]
+    if wait:
+        assert result.code == 0, result.stdout
+        assert statuses == {"SUCCEEDED": 30}
+        assert_file_applied_once(emu, source)
+    else:
+        assert result.code == 3, result.stdout
+        assert statuses["SUCCEEDED"] + statuses["SKIPPED"] == 30

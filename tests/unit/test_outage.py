@@ -331,3 +331,46 @@ def test_an_answer_ends_the_guards_outage() -> None:
     [outage] = [o.to_json() for o in g.outages.past]
     assert outage["seconds"] == 18.0
     assert outage["failed_calls"] == 15
+
+
+# --- a row whose attempts ran out ------------------------------------------------------------
+
+
+def test_undecided_says_how_long_until_the_failures_make_an_outage() -> None:
+    clock = FakeClock()
+    b = breaker(clock)
+    fail_every(b, clock, seconds=0.1, times=MIN_FAILURES - 1)
+    assert b.undecided() is None, "too few failures to wait for an outage"
+    fail_every(b, clock, seconds=0.1, times=1)
+    assert b.undecided() == pytest.approx(QUIET - 0.6)
+    assert b.overdue() is None
+    clock.t = QUIET
+    assert b.undecided() == 0.0
+    outage = b.overdue()
+    assert outage is not None and b.ongoing is outage
+    assert b.undecided() is None and b.overdue() is None
+    b.succeeded()
+    assert b.undecided() is None
+
+
+def test_a_row_out_of_attempts_in_a_quiet_waits_for_the_breaker_and_is_the_outages() -> None:
+    clock = FakeClock()
+    g = guard(clock)
+    for _ in range(MIN_FAILURES):
+        clock.t += 0.1
+        g.call_failed(server_error())
+    assert not g.stopping
+    clock.t = QUIET  # the quiet is long enough by the time the row asks
+    assert g.outage_holds() is True
+    assert g.reason is StopReason.SERVICE_UNAVAILABLE
+
+
+def test_a_row_out_of_attempts_while_calls_succeed_is_the_rows_own() -> None:
+    clock = FakeClock()
+    g = guard(clock)
+    for _ in range(MIN_FAILURES):
+        clock.t += 0.1
+        g.call_failed(server_error())
+    g.call_answered()
+    assert g.outage_holds() is False
+    assert not g.stopping
