@@ -92,9 +92,11 @@ class RowAssigner:
             except RunStopping:
                 return self.skipped(job, self._guard.reason, attempts=row.writes)
             except Exception as exc:
-                if is_outage_failure(exc) and self._guard.in_outage:
-                    # Waiting out an outage (--wait): the row's retries ran out for a reason
-                    # that is not the row's. Its next call waits for the service to be back.
+                if is_outage_failure(exc) and self._guard.outage_holds():
+                    # The row's retries ran out for a reason that is not the row's: skipped
+                    # when the run stops, or (--wait) its next call waits for the service.
+                    if self._guard.stopping:
+                        return self.skipped(job, self._guard.reason, attempts=row.writes)
                     log.info("row %d %s: waiting out the outage", job.row, job.identifier)
                     continue
                 return self._failed(row, exc)
@@ -129,6 +131,8 @@ class RowAssigner:
         except Exception as exc:
             if self._guard.stopping and is_retryable(exc):
                 raise RunStopping from exc  # cut short by the stop, not failed for good
+            if is_outage_failure(exc) and self._guard.outage_holds():
+                raise  # the outage's failure, not the row's: `assign` skips or waits
             if row.ambiguous and self._landed_after_all(row):
                 return self._already_owned(row)
             return self._failed(row, exc)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from bulk_assign.outage import SERVICE_UNAVAILABLE, UNREACHABLE, OutageBreaker
+from bulk_assign.outage import SERVICE_UNAVAILABLE, UNREACHABLE, Outage, OutageBreaker
 from bulk_assign.results import (
     ABORTED,
     BUDGET_SPENT,
@@ -181,8 +181,27 @@ class RunGuard:
     def call_failed(self, exc: BaseException) -> None:
         """A call failed at the transport or with 5xx: an outage when nothing succeeds."""
         began = self.outages.failed(exc)
-        if began is None:
-            return
+        if began is not None:
+            self._outage_began(began)
+
+    def outage_holds(self) -> bool:
+        """A row's attempts ran out on a transport failure or 5xx. True when that is the
+        outage's doing, not the row's: one is declared, or is once the quiet is long enough
+        (waited for here, at most `outage_seconds`), or the run is stopping. The row is then
+        skipped, or (--wait) waits and starts again."""
+        while not self.stopping and not self.in_outage:
+            left = self.outages.undecided()
+            if left is None:
+                return False  # calls succeed meanwhile, or too few failed: the row's own
+            if left <= 0:
+                began = self.outages.overdue()
+                if began is not None:
+                    self._outage_began(began)
+            elif self.event.wait(min(left, 1.0)):
+                break
+        return True
+
+    def _outage_began(self, began: Outage) -> None:
         what = (f"no call has succeeded for {self.outages.quiet_seconds():.0f} s: "
                 f"{began.failed_calls} calls failed ({_listed(began.by_class)}) at {self._where}")
         if self._wait_outages:

@@ -100,15 +100,33 @@ class OutageBreaker:
                 self.ongoing.failed_calls += 1
                 self.ongoing.by_class[code] += 1
                 return None
-            quiet = self._clock() - self._last_success
-            if quiet < self._quiet_seconds or sum(self._failures.values()) < MIN_FAILURES:
+            return self._declare_if_due()
+
+    def undecided(self) -> float | None:
+        """Calls keep failing (at least MIN_FAILURES since the last success) but not yet for
+        long enough to call it an outage: seconds until it is (0: now). None: no outage in
+        sight, or one already declared."""
+        with self._lock:
+            if self.ongoing is not None or sum(self._failures.values()) < MIN_FAILURES:
                 return None
-            self.ongoing = Outage(began_at=self._now_iso(), began=self._last_success,
-                                  failed_calls=sum(self._failures.values()),
-                                  by_class=Counter(self._failures))
-            self.past.append(self.ongoing)
-            self._next_try = self._clock() + self._pause
-            return self.ongoing
+            return max(0.0, self._quiet_seconds - (self._clock() - self._last_success))
+
+    def overdue(self) -> Outage | None:
+        """Declare the outage the failures so far make, without another failed call (the
+        rows that would make one are waiting to know)."""
+        with self._lock:
+            return None if self.ongoing is not None else self._declare_if_due()
+
+    def _declare_if_due(self) -> Outage | None:
+        quiet = self._clock() - self._last_success
+        if quiet < self._quiet_seconds or sum(self._failures.values()) < MIN_FAILURES:
+            return None
+        self.ongoing = Outage(began_at=self._now_iso(), began=self._last_success,
+                              failed_calls=sum(self._failures.values()),
+                              by_class=Counter(self._failures))
+        self.past.append(self.ongoing)
+        self._next_try = self._clock() + self._pause
+        return self.ongoing
 
     def wait_before_call(self) -> float:
         """Seconds until a call may leave during an outage (0: go now, as the one call that
