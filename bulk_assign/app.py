@@ -31,7 +31,7 @@ from bulk_assign.errors import (
     EXIT_ROWS_FAILED,
     UsageError,
 )
-from bulk_assign.guard import StopReason
+from bulk_assign.guard import RunGuard, StopReason
 from bulk_assign.journal import JOURNAL, Journal
 from bulk_assign.plan import RunPlan, plan_resume, plan_run
 from bulk_assign.reader import InputTable, read_table
@@ -39,7 +39,7 @@ from bulk_assign.report import OutputPaths, format_summary, workbook_wanted, wri
 from bulk_assign.results import HIDDEN_ROW, OK_STATUSES, RowOutcome, Status
 from bulk_assign.runfolder import prepare_run_dir, read_record, sha256_of, write_record
 from bulk_assign.runlock import HeldRunFolder, hold_run_folder
-from bulk_assign.runner import Runner, RunReport
+from bulk_assign.runner import Runner, RunReport, run_guard
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 from bulk_assign.timestamps import iso, utc_now
 from bulk_assign.validator import validate
@@ -283,7 +283,19 @@ def _dry_run(plan: RunPlan, folder: Path, *, started: datetime, now: Clock,
 def execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClient,
             record: dict[str, Any], started: datetime, now: Clock, quiet: bool,
             stdout: TextIO) -> int:
-    """Send the plan's rows, write every file, and say how the run ended."""
+    """Send the plan's rows, write every file, and say how the run ended.
+
+    The signal handler is in place before the first file of the invocation is written: a
+    SIGTERM or SIGHUP from then on stops the run with every file written (rows SKIPPED)."""
+    guard = run_guard(plan.settings)
+    with stop_on_signals(guard, stdout=stdout):
+        return _execute(plan, folder, client=client, guard=guard, record=record,
+                        started=started, now=now, quiet=quiet, stdout=stdout)
+
+
+def _execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClient,
+             guard: RunGuard, record: dict[str, Any], started: datetime, now: Clock,
+             quiet: bool, stdout: TextIO) -> int:
     settings = plan.settings
     index = history.started(record, command=plan.command, at=iso(started),
                             endpoint=str(client.meta.endpoint_url),
@@ -291,10 +303,9 @@ def execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClie
     write_record(folder, record)
     journal = Journal(folder / JOURNAL)
     with run_log(folder), precise_scheduling(), progress_bar(plan.count, quiet=quiet) as bar:
-        runner = Runner(settings, client, journal, sent_before=plan.sent_before,
+        runner = Runner(settings, client, journal, guard=guard, sent_before=plan.sent_before,
                         listener=ProgressListener(bar))
-        with stop_on_signals(runner.guard, stdout=stdout):
-            report = runner.run(plan.jobs())
+        report = runner.run(plan.jobs())
     journal.close()
     outcomes = {**plan.earlier, **report.outcomes}
     code = _exit_code(plan, outcomes, report)

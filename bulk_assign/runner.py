@@ -70,6 +70,15 @@ class RunReport:
     statuses: Counter[str] = field(default_factory=Counter)
 
 
+def run_guard(settings: RunSettings, *, clock: Callable[[], float] = time.monotonic
+              ) -> RunGuard:
+    """The guard of a run with `settings`: made before the run's first file is written, so a
+    signal handler can stop the run from that moment on."""
+    return RunGuard(quota_wait_seconds=settings.quota_wait_seconds,
+                    access_denied_limit=settings.access_denied_limit,
+                    profile=settings.profile, clock=clock)
+
+
 class Runner:
     """Runs jobs through the worker pool. One instance per run or resume."""
 
@@ -87,9 +96,7 @@ class Runner:
         self.settings = settings
         self.client = client
         self.journal = journal
-        self.guard = guard or RunGuard(quota_wait_seconds=settings.quota_wait_seconds,
-                                       access_denied_limit=settings.access_denied_limit,
-                                       profile=settings.profile, clock=clock)
+        self.guard = guard or run_guard(settings, clock=clock)
         self._listener: RunListener = listener or _Silent()
         self.pacer = Pacer(max_tps=settings.max_tps, read_tps=settings.read_tps, clock=clock,
                            sleep=self.guard.sleep, on_rate_change=self._pace_changed)
