@@ -32,7 +32,7 @@ from bulk_assign.errors import (
     EXIT_ROWS_FAILED,
     UsageError,
 )
-from bulk_assign.guard import StopReason
+from bulk_assign.guard import RunGuard, StopReason
 from bulk_assign.journal import JOURNAL, Journal
 from bulk_assign.plan import RunPlan, plan_resume, plan_run
 from bulk_assign.reader import InputTable, read_table
@@ -46,7 +46,7 @@ from bulk_assign.runfolder import (
     write_record,
 )
 from bulk_assign.runlock import HeldRunFolder, hold_run_folder
-from bulk_assign.runner import Runner, RunReport
+from bulk_assign.runner import Runner, RunReport, run_guard
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 from bulk_assign.sharing import OtherWriters, SharePlan, look_back, our_identifiers, quota_facts
 from bulk_assign.timestamps import iso, utc_now
@@ -311,7 +311,19 @@ def _summary_head(plan: RunPlan, started: datetime, now: Clock) -> dict[str, Any
 def execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClient,
             record: dict[str, Any], started: datetime, now: Clock, quiet: bool,
             stdout: TextIO, share: SharePlan | None = None) -> int:
-    """Send the plan's rows, write every file, and say how the run ended."""
+    """Send the plan's rows, write every file, and say how the run ended.
+
+    The signal handler is in place before the first file of the invocation is written: a
+    SIGTERM or SIGHUP from then on stops the run with every file written (rows SKIPPED)."""
+    guard = run_guard(plan.settings, endpoint=str(client.meta.endpoint_url))
+    with stop_on_signals(guard, stdout=stdout):
+        return _execute(plan, folder, client=client, guard=guard, record=record,
+                        started=started, now=now, quiet=quiet, stdout=stdout, share=share)
+
+
+def _execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClient,
+             guard: RunGuard, record: dict[str, Any], started: datetime, now: Clock,
+             quiet: bool, stdout: TextIO, share: SharePlan | None) -> int:
     settings = plan.settings
     index = history.started(record, command=plan.command, at=iso(started),
                             endpoint=str(client.meta.endpoint_url),
@@ -319,10 +331,9 @@ def execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClie
     write_record(folder, record)
     journal = Journal(folder / JOURNAL)
     with run_log(folder), precise_scheduling(), progress_bar(plan.count, quiet=quiet) as bar:
-        runner = Runner(settings, client, journal, sent_before=plan.sent_before,
+        runner = Runner(settings, client, journal, guard=guard, sent_before=plan.sent_before,
                         listener=ProgressListener(bar), share=share)
-        with stop_on_signals(runner.guard, stdout=stdout):
-            report = runner.run(plan.jobs())
+        report = runner.run(plan.jobs())
     journal.close()
     outcomes = {**plan.earlier, **report.outcomes}
     code = _exit_code(plan, outcomes, report)

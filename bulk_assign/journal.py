@@ -122,7 +122,17 @@ def load(path: Path, *, rows: Container[int] | None = None) -> JournalState:
             _apply(state, record)
         except (KeyError, TypeError, ValueError) as exc:
             raise JournalDamaged(number, f"impossible values ({exc})") from None
+    _check_cut_tail(lines[-1], len(lines))
     return state
+
+
+def _check_cut_tail(tail: bytes, number: int) -> None:
+    """A line a kill -9 cut short is the start of a record; NUL bytes or anything else at the
+    end of the file is damage (a crash on some filesystems leaves the file's tail zeroed),
+    which must not pass for a cut line and be dropped unsaid."""
+    if tail and (b"\0" in tail or not tail.startswith(b"{")):
+        raise JournalDamaged(number, "not a journal record (damaged or overwritten, the file's "
+                             "end is not a line cut short)")
 
 
 def _record(raw: bytes, number: int, rows: Container[int] | None) -> dict[str, Any]:

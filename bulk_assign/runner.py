@@ -83,6 +83,17 @@ class RunReport:
     outages: list[dict[str, Any]] = field(default_factory=list)
 
 
+def run_guard(settings: RunSettings, *, endpoint: str,
+              clock: Callable[[], float] = time.monotonic) -> RunGuard:
+    """The guard of a run with `settings`: made before the run's first file is written, so a
+    signal handler can stop the run from that moment on."""
+    return RunGuard(quota_wait_seconds=settings.quota_wait_seconds,
+                    access_denied_limit=settings.access_denied_limit,
+                    outage_seconds=settings.outage_seconds, profile=settings.profile,
+                    wait_outages=settings.wait, where=f"{endpoint} (region {settings.region})",
+                    clock=clock)
+
+
 class Runner:
     """Runs jobs through the worker pool. One instance per run or resume."""
 
@@ -102,11 +113,8 @@ class Runner:
         self.settings = settings
         self.client = client
         self.journal = journal
-        self.guard = guard or RunGuard(
-            quota_wait_seconds=settings.quota_wait_seconds,
-            access_denied_limit=settings.access_denied_limit, profile=settings.profile,
-            wait_outages=settings.wait, outage_seconds=settings.outage_seconds, clock=clock,
-            where=f"{client.meta.endpoint_url} (region {settings.region})")
+        self.guard = guard or run_guard(settings, clock=clock,
+                                        endpoint=str(client.meta.endpoint_url))
         self._listener: RunListener = listener or _Silent()
         self.guard.on_wait = lambda until: self.waiting(WaitCause.SERVICE if until else None,
                                                         until)

@@ -45,13 +45,17 @@ PROMPT = re.compile(rb"[Tt]ype ([\d,]+)\b")
 class Terminal:
     """One `bulk-assign` process on a pseudo-terminal, and everything it showed there."""
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], *,
+                 stdout: Path | None = None) -> None:
+        """`stdout`: a file the tool's standard output is redirected to (`> out.txt`)."""
         self._master, slave = os.openpty()
         try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", _ON_A_TERMINAL, *args], cwd=ROOT, env=env,
-                stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-            )
+            with (stdout.open("wb") if stdout else open(os.devnull, "wb")) as out:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-c", _ON_A_TERMINAL, *args], cwd=ROOT, env=env,
+                    stdin=slave, stdout=out if stdout else slave, stderr=slave,
+                    start_new_session=True,
+                )
         finally:
             os.close(slave)  # the child holds it now: EOF on the master once the child exits
         self.seen = b""
@@ -107,8 +111,8 @@ class Terminal:
 def terminal(subprocess_env: dict[str, str]) -> Iterator[Callable[..., Terminal]]:
     opened: list[Terminal] = []
 
-    def open_(*args: str) -> Terminal:
-        term = Terminal(list(args), subprocess_env)
+    def open_(*args: str, stdout: Path | None = None) -> Terminal:
+        term = Terminal(list(args), subprocess_env, stdout=stdout)
         opened.append(term)
         return term
 
@@ -178,6 +182,28 @@ def test_resume_of_a_production_run_asks_again(
     assert {r["status"] for r in read_results(folder)} == {"SUCCEEDED"}
     assert {k: owners(state, "AWS")[k] for k in wanted_owners(source)} == wanted_owners(source)
     assert set(applied_writes(state).values()) == {1}
+
+
+def test_the_question_reaches_the_terminal_when_stdout_goes_to_a_file(
+    emulator: Callable[..., Emulator], terminal: Callable[..., Terminal], tmp_path: Path
+) -> None:
+    emu = emulator(generated(4, catalog="AWS"), **fast())
+    source = write_input(tmp_path / "in.csv", 4)
+    redirected = tmp_path / "out.txt"
+    term = terminal("run", str(source), "--catalog", "AWS", "--endpoint-url", emu.url,
+                    "--max-tps", "20", "--quiet", "--out", str(tmp_path / "run"),
+                    stdout=redirected)
+    assert _asked_for(term) == 4  # on the terminal, although stdout is a file
+    assert "Plan: 4 row(s) to send" in term.text  # with the plan it asks about
+    assert _row_calls(emu) == 0  # no row read, no write before the answer
+    term.type("4")
+    assert term.finish() == 0, term.text
+    written = redirected.read_text(encoding="utf-8")
+    assert not PROMPT.search(written.encode()), written
+    assert "Run folder:" in written  # the rest of the output still goes where it was sent
+    assert {r["status"] for r in read_results(tmp_path / "run")} == {"SUCCEEDED"}
+    assert {k: owners(emu.state(), "AWS")[k] for k in wanted_owners(source)} == wanted_owners(
+        source)
 
 
 def _row_calls(emu: Emulator) -> int:

@@ -6,7 +6,9 @@ import json
 import threading
 from pathlib import Path
 
-from bulk_assign.journal import Journal, load
+import pytest
+
+from bulk_assign.journal import Journal, JournalDamaged, load
 from bulk_assign.results import Contact, RowOutcome, Status
 
 OWNER_A = Contact(email="old@example.com", first_name="Old", last_name="Owner",
@@ -105,6 +107,24 @@ def test_a_line_cut_short_by_kill_9_is_ignored(tmp_path: Path) -> None:
     # Cut in the middle of a multi-byte character.
     path.write_bytes(whole + '{"event": "outcome", "row": 4, "error_message": "é'.encode()[:-1])
     assert sorted(load(path).outcomes) == [2, 3]
+
+
+def test_a_tail_of_nul_bytes_is_damage_not_a_cut_line(tmp_path: Path) -> None:
+    """A crash on some filesystems leaves the file's end zeroed, newlines too: those lines held
+    records, so they are reported, never dropped as a line a kill -9 cut short."""
+    path = tmp_path / "journal.jsonl"
+    j = Journal(path)
+    j.finished(_outcome(2, Status.SUCCEEDED, previous_owner=OWNER_A))
+    j.finished(_outcome(3, Status.SUCCEEDED, previous_owner=OWNER_A))
+    j.close()
+    first = path.read_bytes().split(b"\n")[0] + b"\n"
+    path.write_bytes(first + b"\0" * (len(path.read_bytes()) - len(first)))
+    with pytest.raises(JournalDamaged) as damaged:
+        load(path)
+    assert damaged.value.line == 2
+    path.write_bytes(first + b"\x01garbage")  # not the start of a record either
+    with pytest.raises(JournalDamaged):
+        load(path)
 
 
 def test_a_resumed_run_appending_after_a_cut_line_loses_nothing(tmp_path: Path) -> None:

@@ -1,0 +1,133 @@
+"""A closed terminal (SIGHUP) stops a run as Ctrl-C does, and a SIGTERM in the first moments
+of the process never leaves a half-written run folder."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from functional_support import (
+    applied_writes,
+    fast,
+    generated,
+    journal_outcomes,
+    read_csv,
+    read_results,
+    resume,
+    run,
+    settings,
+    tool_process,
+    wait_until,
+    wanted_owners,
+)
+
+from benchmarks.support import write_input
+from bulk_assign.emulator import Emulator
+
+
+def _wait(proc: subprocess.Popen[bytes], *, timeout: float = 30) -> int:
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+
+
+def test_sighup_mid_run_writes_every_file_and_resume_finishes(
+    emulator: Callable[..., Emulator], tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    emu = emulator(generated(40), write_rate=10.0, read_rate=100.0, read_burst=10)
+    source = write_input(tmp_path / "in.csv", 40)
+    folder = tmp_path / "run"
+    output = tmp_path / "run.out"
+    proc = tool_process(
+        ["run", str(source), "--catalog", "Sandbox", "--endpoint-url", emu.url,
+         "--out", str(folder), "--max-tps", "10", "--quiet"],
+        subprocess_env, output,
+    )
+    try:
+        wait_until(lambda: journal_outcomes(folder) >= 6, timeout=30,
+                   what="the run to finish some rows")
+        proc.send_signal(signal.SIGHUP)
+        code = _wait(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = output.read_text(encoding="utf-8", errors="replace")
+    assert code == 130, text
+    results = read_results(folder)
+    assert len(results) == 40
+    skipped = [r for r in results if r["status"] == "SKIPPED"]
+    assert skipped, "the run stopped before the end"
+    assert {r["error_class"] for r in skipped} == {"Interrupted"}
+    assert {r["status"] for r in results} == {"SUCCEEDED", "SKIPPED"}
+    assert len(read_csv(folder / "failed.csv")) == len(skipped)
+    assert (folder / "summary.json").exists()
+    assert f"bulk-assign resume {folder}" in text
+
+    again = resume(folder)
+    assert again.code == 0
+    assert {r["status"] for r in read_results(folder)} == {"SUCCEEDED"}
+    applied = applied_writes(emu.state())
+    assert set(applied) == set(wanted_owners(source)) and set(applied.values()) == {1}
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.15, 0.3, 0.5, 0.8])
+def test_sigterm_right_at_start_leaves_no_half_written_folder(
+    delay: float, emulator: Callable[..., Emulator], tmp_path: Path,
+    subprocess_env: dict[str, str],
+) -> None:
+    emu = emulator(generated(10), **fast())
+    source = write_input(tmp_path / "in.csv", 10)
+    folder = tmp_path / "run"
+    output = tmp_path / "run.out"
+    proc = tool_process(
+        ["run", str(source), "--catalog", "Sandbox", "--endpoint-url", emu.url,
+         "--out", str(folder), "--max-tps", "2", "--quiet"],
+        subprocess_env, output,
+    )
+    try:
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)
+        code = _wait(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = output.read_text(encoding="utf-8", errors="replace")
+    assert "Traceback" not in text, text
+    if code == -signal.SIGTERM:
+        # Killed before Python ran any of our code (exit 143 in a shell): nothing written.
+        assert not folder.exists(), text
+        assert emu.state()["calls"] == []
+    else:
+        assert code == 130, text
+        _complete_or_reusable(folder)
+    # Whatever the moment, the folder does not stand in the way of the run it was meant for...
+    if not (folder / "journal.jsonl").exists():
+        again = run(settings(source, emu.url, folder))
+    else:  # ...or it is a stopped run that resume finishes.
+        again = resume(folder)
+    assert again.code == 0, again.stdout
+    assert {r["status"] for r in read_results(folder)} == {"SUCCEEDED"}
+    assert set(applied_writes(emu.state()).values()) == {1}
+
+
+def _complete_or_reusable(folder: Path) -> None:
+    """No folder; an empty one or one with only run.json (a plain run may use it); or a run
+    stopped cleanly with every file written."""
+    if not folder.exists():
+        return
+    files = {p.name for p in folder.iterdir()} - {".lock", "run.lock"}
+    if files <= {"run.json", "run.log"}:
+        return
+    assert {"run.json", "journal.jsonl", "results.csv", "summary.json"} <= files, files
+    assert not any(name.endswith(".tmp") for name in files), files
+    results = read_results(folder)
+    assert len(results) == 10
+    assert {r["status"] for r in results} <= {"SUCCEEDED", "UNCHANGED", "SKIPPED"}
+    assert {r["error_class"] for r in results if r["status"] == "SKIPPED"} <= {"Interrupted"}
