@@ -124,10 +124,11 @@ def _trial(url: str, path: Path, out: Path, crm_jobs: list[dict[str, Any]], *, s
 
 
 def run(table: Any, work: Path, *, rows: int = ROWS, repeats: int = REPEATS,
-        lead: float = LEAD_SECONDS) -> None:
+        lead: float = LEAD_SECONDS,
+        scenarios: tuple[tuple[int, float, str, str], ...] = SCENARIOS) -> None:
     path = write_input(work / "share.csv", rows)
     crm_jobs = peers.read_jobs(write_input(work / "crm.csv", 2000, start=START_ID + rows))
-    for burst, share, crm_target, wall_target in SCENARIOS:
+    for burst, share, crm_target, wall_target in scenarios:
         options = ("--generate", str(rows + 2100), "--write-rate", str(Q), "--write-burst",
                    str(int(burst)), "--read-rate", str(10 * Q), "--latency-ms", "50",
                    "--jitter-ms", "20", "--quiet")
