@@ -20,9 +20,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def entry() -> int:
     """Install the early signal handlers, then import and run the command line."""
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
     try:
+        # Inside the try: a signal landing between the two installs is an interruption too.
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _interrupt)
         from bulk_assign.cli import main
 
         return main()

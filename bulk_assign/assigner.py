@@ -87,12 +87,16 @@ class RowAssigner:
         row = _Row(job=job, sent_before=job.row in self._sent_before,
                    previous_owner=self._sent_before.get(job.row))
         while True:
+            outages_before = self._guard.outages.count
             try:
                 return self._pre_read_then_write(row)
             except RunStopping:
                 return self.skipped(job, self._guard.reason, attempts=row.writes)
             except Exception as exc:
-                if is_outage_failure(exc) and self._guard.outage_holds():
+                # An outage that began while the row was tried (and may be over by now) is
+                # why its attempts ran out, as much as one still going on.
+                during = self._guard.outages.count > outages_before
+                if is_outage_failure(exc) and (during or self._guard.outage_holds()):
                     # The row's retries ran out for a reason that is not the row's: skipped
                     # when the run stops, or (--wait) its next call waits for the service.
                     if self._guard.stopping:

@@ -125,7 +125,7 @@ def _parse_iso(text: str) -> float:
 def peak_in_a_day(times: Iterable[float]) -> int:
     """The most writes in any 24 h.
 
-    >>> peak_in_a_day([0, 10, DAY + 5, DAY + 20])
+    >>> peak_in_a_day([0, 10, DAY - 5, DAY + 20])  # 0, 10 and DAY - 5 fall in one day
     3
     """
     ordered = sorted(times)

@@ -68,8 +68,11 @@ class RunGuard:
     def __init__(self, *, quota_wait_seconds: float, access_denied_limit: int,
                  outage_seconds: float, profile: str | None = None,
                  wait_outages: bool = False, where: str = "",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], bool] | None = None) -> None:
         self.event = threading.Event()
+        #: Waits up to the given seconds; True when woken because the run is stopping.
+        self._sleep = sleep or self.event.wait
         #: Outages: stop the run, or (wait_outages) pause until the service is back.
         self.outages = OutageBreaker(quiet_seconds=outage_seconds, clock=clock, now_iso=now_iso)
         self._wait_outages = wait_outages
@@ -189,15 +192,27 @@ class RunGuard:
         outage's doing, not the row's: one is declared, or is once the quiet is long enough
         (waited for here, at most `outage_seconds`), or the run is stopping. The row is then
         skipped, or (--wait) waits and starts again."""
+        asked = self.outages.last_answer()
+        give_up_at = self._clock() + self.outages.quiet_seconds_needed
         while not self.stopping and not self.in_outage:
             left = self.outages.undecided()
             if left is None:
-                return False  # calls succeed meanwhile, or too few failed: the row's own
+                # Too few failed calls since the last answer to tell yet (an answer to a call
+                # sent before the trouble began can land after the first failures). None: the
+                # row failed before the service last answered, so the failure is its own.
+                # Some: an answer from now on says the service is up; more failures and no
+                # answer make the outage. Wait a while to see which.
+                if (self.outages.failures_since_answer() == 0
+                        or self.outages.last_answer() > asked or self._clock() >= give_up_at):
+                    return False
+                if self._sleep(0.2):
+                    break
+                continue
             if left <= 0:
                 began = self.outages.overdue()
                 if began is not None:
                     self._outage_began(began)
-            elif self.event.wait(min(left, 1.0)):
+            elif self._sleep(min(left, 1.0)):
                 break
         return True
 

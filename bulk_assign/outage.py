@@ -141,6 +141,25 @@ class OutageBreaker:
             self._next_try = self._clock() + self._pause
             return 0.0
 
+    @property
+    def quiet_seconds_needed(self) -> float:
+        """How long no call may be answered before it is an outage."""
+        return self._quiet_seconds
+
+    def failures_since_answer(self) -> int:
+        with self._lock:
+            return sum(self._failures.values())
+
+    def last_answer(self) -> float:
+        """When (this breaker's clock) a call was last answered."""
+        with self._lock:
+            return self._last_success
+
+    @property
+    def count(self) -> int:
+        """How many outages began so far in this run."""
+        return len(self.past)
+
     def quiet_seconds(self) -> float:
         with self._lock:
             return self._clock() - self._last_success

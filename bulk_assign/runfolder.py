@@ -136,8 +136,10 @@ def atomic_binary(path: Path, *, mode: int = PRIVATE_FILE) -> Iterator[BinaryIO]
     """Write `path` through a temporary file that is fsynced and `os.replace`d into place, so a
     crash never leaves half a file; the file is `mode` (0600) whatever the umask.
 
-    >>> with atomic_binary(Path(folder) / "results.xlsx") as fh:  # doctest: +SKIP
-    ...     workbook.save(fh)
+    Example::
+
+        with atomic_binary(Path(folder) / "results.xlsx") as fh:
+            workbook.save(fh)
     """
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -169,7 +171,9 @@ def atomic_text(
 def write_atomic(path: Path, data: str | bytes, *, mode: int = PRIVATE_FILE) -> None:
     """Write all of `data` (text as UTF-8) atomically, fsynced, `mode` (0600) whatever the umask.
 
-    >>> write_atomic(Path(folder) / "summary.json", "{}\\n")  # doctest: +SKIP
+    Example::
+
+        write_atomic(Path(folder) / "summary.json", "{}\\n")
     """
     with atomic_binary(path, mode=mode) as fh:
         fh.write(data.encode("utf-8") if isinstance(data, str) else data)

@@ -75,10 +75,12 @@ def lend_run_folder(held: HeldRunFolder, *, to: str) -> Iterator[None]:
     """Within this block (this thread only), `hold_run_folder(held.folder, command=to)` yields
     `held` instead of refusing: a command that holds the folder runs another in it, no gap.
 
-    >>> with hold_run_folder(folder, command="transfer") as held:  # doctest: +SKIP
-    ...     export_into(folder)
-    ...     with lend_run_folder(held, to="run"):
-    ...         app.run_command(settings)  # its hold_run_folder(folder) gets `held`
+    Example::
+
+        with hold_run_folder(folder, command="transfer") as held:
+            export_into(folder)
+            with lend_run_folder(held, to="run"):
+                app.run_command(settings)  # its hold_run_folder(folder) gets `held`
     """
     token = _LENT.set((held, to))
     try:
@@ -100,8 +102,10 @@ def hold_run_folder(
     `command` is the subcommand ("run", "resume"); `new_run` re-checks, once the folder is
     held, that no other run started in it meanwhile.
 
-    >>> with hold_run_folder(Path("runs/x"), command="resume"):  # doctest: +SKIP
-    ...     ...  # open the journal, send, write the files
+    Example::
+
+        with hold_run_folder(Path("runs/x"), command="resume"):
+            ...  # open the journal, send, write the files
     """
     lent = _LENT.get()
     if lent is not None and lent[1] == command and _same_folder(lent[0].folder, folder):

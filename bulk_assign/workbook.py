@@ -137,9 +137,11 @@ def write_table_workbook(
     every cell formatted as Text, so what an analyst types stays text too. Returns what had to
     change to fit, as `write_workbook`.
 
-    >>> with atomic_binary(folder / "verify.xlsx") as fh:  # doctest: +SKIP
-    ...     write_table_workbook(fh, frame=frame, title="Verify", look_column="verdict",
-    ...                          looks=VERDICT_LOOKS)
+    Example::
+
+        with atomic_binary(folder / "verify.xlsx") as fh:
+            write_table_workbook(fh, frame=frame, title="Verify", look_column="verdict",
+                                 looks=VERDICT_LOOKS)
     """
     book = Workbook(write_only=True)
     text = CellText()

@@ -194,7 +194,8 @@ def test_internal_server_errors_until_attempts_run_out(
 ) -> None:
     emu = emulator(generated(2), **fast(error_rate=1.0))
     source = write_input(tmp_path / "in.csv", 2)
-    result = run(settings(source, emu.url, tmp_path / "run", max_attempts=2, pre_read=False))
+    result = run(settings(source, emu.url, tmp_path / "run", max_attempts=2, pre_read=False,
+                              outage_seconds=1.0))
     assert result.code == 1
     for row in result.results():
         assert (row["status"], row["error_class"], row["attempts"]) == (
@@ -220,7 +221,8 @@ def test_server_gone_fails_with_the_transport_error(
     url = emu.url
     emu.stop()
     source = write_input(tmp_path / "in.csv", 2)
-    result = run(settings(source, url, tmp_path / "run", max_attempts=2, pre_read=False))
+    result = run(settings(source, url, tmp_path / "run", max_attempts=2, pre_read=False,
+                              outage_seconds=1.0))
     assert result.code == 1
     for row in result.results():
         assert (row["status"], row["error_class"], row["attempts"]) == (
@@ -232,7 +234,8 @@ def test_connection_dropped_mid_call_fails_with_connection_closed(
 ) -> None:
     emu = emulator(generated(1), **fast(reset_rate=1.0))
     source = write_input(tmp_path / "in.csv", 1)
-    result = run(settings(source, emu.url, tmp_path / "run", max_attempts=2, pre_read=False))
+    result = run(settings(source, emu.url, tmp_path / "run", max_attempts=2, pre_read=False,
+                              outage_seconds=1.0))
     assert result.code == 1
     [row] = result.results()
     assert (row["status"], row["error_class"]) == ("FAILED", "ConnectionClosedError")

@@ -268,7 +268,8 @@ def test_a_success_after_a_wait_resets_the_pauses() -> None:
 
 def guard(clock: FakeClock, *, wait: bool = False) -> RunGuard:
     return RunGuard(quota_wait_seconds=600, access_denied_limit=3, outage_seconds=QUIET,
-                    wait_outages=wait, where=f"{URL} (region us-east-1)", clock=clock.now)
+                    wait_outages=wait, where=f"{URL} (region us-east-1)", clock=clock.now,
+                    sleep=clock.sleep)
 
 
 def test_the_guard_stops_the_run_on_an_outage_and_says_what_to_check() -> None:
@@ -377,3 +378,27 @@ def test_a_row_out_of_attempts_while_calls_succeed_is_the_rows_own() -> None:
     g.call_answered()
     assert g.outage_holds() is False
     assert not g.stopping
+
+
+def test_an_answer_to_a_call_sent_before_the_trouble_does_not_make_a_rows_failure_its_own(
+) -> None:
+    """A call sent just before the service went down can be answered after the first failures
+    came in: that answer resets the count, and a row giving up right after it must wait to see
+    whether the failures go on (an outage) before it is called FAILED."""
+    clock = FakeClock()
+
+    def sleep(seconds: float) -> bool:  # while the row waits, the other rows keep failing
+        clock.t += seconds
+        g.call_failed(server_error())
+        return False
+
+    g = RunGuard(quota_wait_seconds=600, access_denied_limit=3, outage_seconds=QUIET,
+                 where=f"{URL} (region us-east-1)", clock=clock.now, sleep=sleep)
+    for _ in range(3):
+        clock.t += 0.1
+        g.call_failed(server_error())
+    g.call_answered()  # the late answer
+    clock.t += 0.1
+    g.call_failed(server_error())  # the row's last attempt
+    assert g.outage_holds() is True
+    assert g.stopping and g.reason is StopReason.SERVICE_UNAVAILABLE
