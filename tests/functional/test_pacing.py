@@ -57,7 +57,7 @@ def test_writes_arrive_at_the_allowed_pace(tmp_path: Path) -> None:
 
 def _rival(url: str, stop: threading.Event, rate: float) -> None:
     """A CRM integration of the same account: its own key, writing other opportunities at
-    random moments at about the full write rate, never retrying."""
+    random moments at `rate`, never retrying."""
     client = boto3.client(
         "partnercentral-selling", endpoint_url=url, region_name="us-east-1",
         aws_access_key_id="rival", aws_secret_access_key="rival-secret",
@@ -86,7 +86,9 @@ def test_another_writer_slows_us_down_and_every_row_still_succeeds(
     emu = emulator(generated(100), **fast(
         write_rate=RATE, credentials={"test": "test", "rival": "rival-secret"}))
     stop = threading.Event()
-    rival = threading.Thread(target=_rival, args=(emu.url, stop, RATE), daemon=True)
+    # The CRM wants half the quota (as in `make bench`): the run leaves it that, so it does not
+    # race a writer for every token (one that wants all of it leaves a run nothing to share).
+    rival = threading.Thread(target=_rival, args=(emu.url, stop, RATE / 2), daemon=True)
     rival.start()
     try:
         time.sleep(0.3)
