@@ -31,8 +31,8 @@ def test_writes_arrive_at_the_allowed_pace(tmp_path: Path) -> None:
 
     The median gap between arrivals is the tool's own spacing: (1 + 1%) / Q plus half a
     millisecond, so 1.02 / Q, which the README's wall / ((N-1)/Q) ~1.025 reflects. Load on the
-    machine barely moves it (1.02-1.06 over two dozen runs at load 6-14 on 2 cores), so its
-    bounds are tight. The whole run's pace also pays for the throttles that arrival jitter
+    machine barely moves it (1.02-1.06 over two dozen runs at load 6-14 on 2 cores, up to 1.10
+    in a full suite run), so its bounds are tight. The whole run's pace also pays for the throttles that arrival jitter
     causes on a loaded machine (0.80-0.97 of Q, up to 7 of 67 writes throttled, in those same
     runs); its bounds are what such a machine reliably achieves."""
     options = ("--generate", "60", "--write-rate", str(RATE), "--read-rate", "200",
@@ -47,8 +47,10 @@ def test_writes_arrive_at_the_allowed_pace(tmp_path: Path) -> None:
     assert figures.accepted == 60
     arrivals = sorted(c["t"] for c in calls(seen, "AssignOpportunity"))
     gap = statistics.median(b - a for a, b in itertools.pairwise(arrivals)) * RATE
-    # Below 1.0 the tool sends faster than allowed; above 1.08 it leaves quota unused.
-    assert 1.0 <= gap <= 1.08, f"median gap between writes {gap:.3f} / Q"
+    # Below 1.0 the tool sends faster than allowed; above 1.10 it leaves quota unused (a 10%
+    # pacing margin, 1.114, fails; a run whose jitter throttles cost it AIMD steps reached 1.10
+    # on this project's 2-core machines).
+    assert 1.0 <= gap <= 1.10, f"median gap between writes {gap:.3f} / Q"
     pace = (figures.accepted - 1) / (figures.last - figures.first) / RATE
     # The emulator's burst-1 bucket caps the accepted pace at Q.
     assert 0.75 <= pace <= 1.005, f"accepted writes/s {pace * RATE:.2f}"
