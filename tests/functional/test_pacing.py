@@ -32,9 +32,10 @@ def test_writes_arrive_at_the_allowed_pace(tmp_path: Path) -> None:
     The median gap between arrivals is the tool's own spacing: (1 + 1%) / Q plus half a
     millisecond, so 1.02 / Q, which the README's wall / ((N-1)/Q) ~1.025 reflects. Load on the
     machine barely moves it (1.02-1.06 over two dozen runs at load 6-14 on 2 cores, up to 1.10
-    in a full suite run), so its bounds are tight. The whole run's pace also pays for the throttles that arrival jitter
-    causes on a loaded machine (0.80-0.97 of Q, up to 7 of 67 writes throttled, in those same
-    runs); its bounds are what such a machine reliably achieves."""
+    in a full suite run), so its bounds are tight. The whole run's pace also pays for the
+    throttles that arrival jitter causes on a loaded machine (0.80-0.97 of Q, up to 7 of 67
+    writes throttled, in those same runs); its bounds are what such a machine reliably
+    achieves."""
     options = ("--generate", "60", "--write-rate", str(RATE), "--read-rate", "200",
                "--read-burst", "20", "--latency-ms", "20", "--jitter-ms", "10", "--quiet")
     source = write_input(tmp_path / "in.csv", 60)
