@@ -10,6 +10,7 @@ import dataclasses
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -72,12 +73,17 @@ def input_facts(table: InputTable, *, sha256: str) -> dict[str, Any]:
     }
 
 
-def exit_code_for(summary: dict[str, Any]) -> int:
+def rows_exit_code(by_status: Mapping[str, int], *, left_out: int = 0) -> int:
+    """0 when every row ended well, 1 otherwise. `left_out`: SKIPPED rows that were meant to
+    be left out (--hidden-rows skip), as a DUPLICATE is."""
     ok = {str(s) for s in OK_STATUSES}
-    # Rows left out with --hidden-rows skip were meant to be left out, as a DUPLICATE is.
-    bad = sum(n for s, n in summary["by_status"].items() if s not in ok)
-    bad -= summary["by_error_class"].get(HIDDEN_ROW, 0)
+    bad = sum(n for s, n in by_status.items() if s not in ok) - left_out
     return EXIT_OK if bad == 0 else EXIT_ROWS_FAILED
+
+
+def exit_code_for(summary: dict[str, Any]) -> int:
+    return rows_exit_code(summary["by_status"],
+                          left_out=summary["by_error_class"].get(HIDDEN_ROW, 0))
 
 
 def validate_command(
@@ -362,11 +368,11 @@ def _exit_code(plan: RunPlan, outcomes: dict[int, RowOutcome], report: RunReport
     if report.stop is not None:
         interrupted = report.stop.reason is StopReason.INTERRUPTED
         return EXIT_INTERRUPTED if interrupted else EXIT_ABORTED
-    held = plan.validation.counts()
-    if held.get(str(Status.INVALID)) or any(o.status not in OK_STATUSES
-                                            for o in outcomes.values()):
-        return EXIT_ROWS_FAILED
-    return EXIT_OK
+    # Rows not in `outcomes` ended in validation: only INVALID ones count against the run
+    # (DUPLICATE is fine; SKIPPED there is --hidden-rows skip, meant).
+    statuses = Counter(str(o.status) for o in outcomes.values())
+    statuses[str(Status.INVALID)] += plan.validation.counts().get(str(Status.INVALID), 0)
+    return rows_exit_code(statuses)
 
 
 def _workbook(plan: RunPlan) -> bool:

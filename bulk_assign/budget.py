@@ -292,4 +292,7 @@ def budget_stop(limit: int, until: datetime) -> Stop:
 def local_time(moment: datetime) -> str:
     """`2026-11-29 23:00 CET (22:00 UTC)`: the user's own time first."""
     local = moment.astimezone()
-    return f"{local:%Y-%m-%d %H:%M:%S %Z} ({moment.astimezone(UTC):%H:%M:%S} UTC)"
+    shown = f"{local:%Y-%m-%d %H:%M:%S %Z}"
+    if local.utcoffset() == timedelta(0):
+        return shown if shown.endswith("UTC") else f"{shown} UTC"
+    return f"{shown} ({moment.astimezone(UTC):%H:%M:%S} UTC)"

@@ -40,3 +40,14 @@ def _every_rollback_csv_validates(request: pytest.FixtureRequest) -> Iterator[No
     for path in folder.rglob("rollback.csv"):
         assert_rollback_validates(path)
 
+
+
+@pytest.fixture(params=[0o022, 0o000], ids=["umask022", "umask000"])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Run the test under a permissive umask (and restore the old one): files the tool makes
+    must be private whatever the user's umask."""
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)

@@ -10,7 +10,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -140,15 +140,6 @@ def test_a_run_killed_with_9_is_resumed_at_once(
     assert "in use" not in again.stdout
     assert time.monotonic() - t0 < 60
     _assert_all_done_once(emu, folder, source)
-
-
-@pytest.fixture(params=[0o022, 0o000], ids=["umask022", "umask000"])
-def umask(request: pytest.FixtureRequest) -> Iterator[int]:
-    old = os.umask(request.param)
-    try:
-        yield request.param
-    finally:
-        os.umask(old)
 
 
 RUN_FILES = {".lock", "run.json", "journal.jsonl", "run.log", "results.csv", "failed.csv",

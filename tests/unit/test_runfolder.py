@@ -4,7 +4,6 @@ all (one atomic writer for all of them)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,15 +24,6 @@ NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 def _mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
-
-
-@pytest.fixture(params=[0o022, 0o000], ids=["umask022", "umask000"])
-def umask(request: pytest.FixtureRequest) -> Iterator[int]:
-    old = os.umask(request.param)
-    try:
-        yield request.param
-    finally:
-        os.umask(old)
 
 
 def test_a_new_run_folder_is_0700(umask: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
