@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
@@ -99,28 +100,35 @@ def request_id(answer: Mapping[str, Any] | BaseException) -> str:
     return str(response.get("ResponseMetadata", {}).get("RequestId", ""))
 
 
-@contextmanager
-def paced(client: PartnerCentralSellingAPIClient, *, writes: Callable[[], None],
-          reads: Callable[[], None]) -> Iterator[None]:
-    """Call `writes` before each AssignOpportunity and `reads` before each GetOpportunity
-    leaves, for as long as the block runs.
+@dataclass(frozen=True)
+class Turn:
+    """How a paced operation's calls take their slot; either step raises to cancel the call
+    before anything is sent."""
 
-    The hooks run in botocore's before-sign event, the last step before the request leaves:
-    serialization and parameter checks happen before the wait, not between the token and the
-    wire, where their jitter would make calls arrive closer together than the pace (and be
-    throttled). A hook that raises cancels the call before anything is sent.
-    """
+    #: In botocore's before-sign event: the long waits (window, budget, the queue for a slot)
+    #: belong before the request is signed, as a signature is only good for a few minutes.
+    reserve: Callable[[], None]
+    #: In before-send, after signing: the last, exact wait for the slot, so that signing's jitter
+    #: falls before the pace and not between the pace and the wire, where it would make calls
+    #: arrive closer together than they left (and be throttled).
+    depart: Callable[[], None]
+
+
+@contextmanager
+def paced(client: PartnerCentralSellingAPIClient, turns: Mapping[str, Turn]) -> Iterator[None]:
+    """Pace each operation named in `turns` (e.g. "AssignOpportunity") for as long as the
+    block runs."""
     events = client.meta.events
-    hooks = {f"before-sign.{SERVICE}.AssignOpportunity": writes,
-             f"before-sign.{SERVICE}.GetOpportunity": reads}
-    ids = {event: f"bulk-assign-pace-{event}" for event in hooks}
-    for event, hook in hooks.items():
-        events.register(event, _ignore_kwargs(hook), unique_id=ids[event])
+    hooks = [(f"{stage}.{SERVICE}.{operation}", step)
+             for operation, turn in turns.items()
+             for stage, step in (("before-sign", turn.reserve), ("before-send", turn.depart))]
+    for event, hook in hooks:
+        events.register(event, _ignore_kwargs(hook), unique_id=f"bulk-assign-pace-{event}")
     try:
         yield
     finally:
-        for event in hooks:
-            events.unregister(event, unique_id=ids[event])
+        for event, _ in hooks:
+            events.unregister(event, unique_id=f"bulk-assign-pace-{event}")
 
 
 def _ignore_kwargs(hook: Callable[[], None]) -> Callable[..., None]:

@@ -33,6 +33,11 @@ Sleep = Callable[[float], bool]
 #: arrival jitter of a millisecond or two must not cost a throttle.
 PACE_MARGIN: Final = 0.01
 PACE_MARGIN_SECONDS: Final = 0.0005
+#: A call's slot is reserved up to this long before it is due, then the request is signed and
+#: waits for the slot itself: more than signing takes, far less than a signature lives.
+SIGN_LEAD: Final = 0.05
+#: Times this close count as equal (a sleep may return a rounding error early).
+_TOLERANCE: Final = 1e-9
 #: On a throttle the rate is multiplied by this...
 DECREASE: Final = 0.8
 #: ...or by this for a lone throttle (none in the previous ISOLATION_WINDOW write results)...
@@ -49,17 +54,30 @@ STEP: Final = 0.02
 class TokenBucket:
     """Burst-1 token bucket: one call per interval, measured from the last actual departure.
 
-    Acquirers queue on a lock, so a retry waits its turn like any other call.
+    A call takes its slot in two steps, so that the long wait comes before the request is
+    signed (a signature is only good for a few minutes) and only a short, exact one after it
+    (signing takes a millisecond or more, and its jitter must not fall between the pace and the
+    wire, where it would make two calls arrive closer than they left):
+
+    - `reserve()`, before signing: waits its turn (acquirers queue on a lock, so a retry waits
+      like any other call) until its slot is at most `lead` seconds away, and holds it;
+    - `depart()`, once signed: waits for the slot itself, and for one interval after the call
+      before it actually left; that departure is what the next interval counts from.
+
+    `acquire()` does both at once.
 
     >>> clock = FakeClock()
     >>> bucket = TokenBucket(rate=2.0, clock=clock.now, sleep=clock.sleep, margin=0.0,
     ...                      margin_seconds=0.0)
     >>> [bucket.acquire() for _ in range(3)], clock.t
     ([True, True, True], 1.0)
+    >>> bucket.reserve(), clock.t, bucket.depart(), clock.t
+    (True, 1.45, True, 1.5)
     """
 
     def __init__(self, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep | None = None,
-                 margin: float = PACE_MARGIN, margin_seconds: float = PACE_MARGIN_SECONDS) -> None:
+                 margin: float = PACE_MARGIN, margin_seconds: float = PACE_MARGIN_SECONDS,
+                 lead: float = SIGN_LEAD) -> None:
         if not rate > 0:
             raise ValueError(f"rate must be greater than 0, not {rate}")
         self._rate = rate
@@ -67,8 +85,15 @@ class TokenBucket:
         self._sleep: Sleep = sleep or threading.Event().wait
         self._margin = margin
         self._margin_seconds = margin_seconds
-        self._lock = threading.Lock()
+        self._lead = lead
+        #: Held by the caller whose turn it is while it waits for its slot.
+        self._queue = threading.Lock()
+        #: Guards the two times below; never held while sleeping.
+        self._marks = threading.Lock()
+        #: The latest slot handed out (reserved or departed), and the latest actual departure.
         self._last: float | None = None
+        self._departed: float | None = None
+        self._slot = threading.local()
         self.acquired = 0
 
     @property
@@ -84,19 +109,43 @@ class TokenBucket:
 
     def acquire(self) -> bool:
         """Wait for the next slot. False if the sleep was cut short (the run is stopping)."""
-        with self._lock:
+        return self.reserve(lead=0.0) and self.depart()
+
+    def reserve(self, *, lead: float | None = None) -> bool:
+        """Wait in turn until this thread's next slot is at most `lead` seconds away (default:
+        the bucket's), and hold it. False if the sleep was cut short: no slot is taken."""
+        lead = self._lead if lead is None else lead
+        with self._queue:
             while True:
                 now = self._clock()
-                if self._last is None:
-                    break
-                due = self._last + self.interval
-                if now >= due:
-                    break
-                if self._sleep(due - now):
+                with self._marks:
+                    slot = now if self._last is None else max(now, self._last + self.interval)
+                    if slot - now <= lead + _TOLERANCE:
+                        self._last = slot
+                        self._slot.due = slot
+                        return True
+                if self._sleep(slot - now - lead):
                     return False
-            self._last = now
-            self.acquired += 1
-            return True
+
+    def depart(self) -> bool:
+        """Wait for the slot `reserve` gave this thread, and one interval after the previous
+        call's actual departure; record this departure. False if the sleep was cut short."""
+        due: float | None = getattr(self._slot, "due", None)
+        if due is None:  # nothing reserved (the hooks came in mid-call): take a slot now
+            return self.acquire()
+        while True:
+            now = self._clock()
+            with self._marks:
+                ready = due if self._departed is None else max(due, self._departed + self.interval)
+                if now + _TOLERANCE >= ready:
+                    self._slot.due = None
+                    self._departed = now if self._departed is None else max(self._departed, now)
+                    self._last = now if self._last is None else max(self._last, now)
+                    self.acquired += 1
+                    return True
+            if self._sleep(ready - now):
+                self._slot.due = None
+                return False
 
 
 @dataclass

@@ -1,11 +1,10 @@
 """Paced reads for `export` and `verify`: GetOpportunity and ListOpportunities at the read pace.
 
 Reads have their own quota (10/s and 100,000 per 24 h per partner account). One token bucket
-paces both operations; the token is taken in botocore's before-sign event (as `client.paced`
-does for the run), so several threads can wait on the network while calls still leave one
-interval apart. tenacity retries what may succeed later; the guard stops everything when the
-credentials fail, when reads stay throttled for too long (the daily read quota is spent), or on
-Ctrl-C.
+paces both operations, attached by `client.paced` as for the run, so several threads can wait
+on the network while calls still leave one interval apart. tenacity retries what may succeed
+later; the guard stops everything when the credentials fail, when reads stay throttled for too
+long (the daily read quota is spent), or on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from bulk_assign.client import SERVICE
+from bulk_assign.client import Turn, paced
 from bulk_assign.guard import RunGuard, RunStopping, Stop, StopReason
 from bulk_assign.pacer import Clock, TokenBucket
 from bulk_assign.results import CallCounts
@@ -59,20 +58,18 @@ class PacedReader:
 
     @contextmanager
     def paced(self) -> Iterator[None]:
-        """Take a read token just before each read leaves, for as long as the block runs."""
-        events = self._client.meta.events
-        names = [f"before-sign.{SERVICE}.{operation}" for operation in _READ_OPERATIONS]
-        for name in names:
-            events.register(name, self._take_token, unique_id=f"bulk-assign-read-{name}")
-        try:
+        """Take a read slot as each read leaves, for as long as the block runs."""
+        turn = Turn(self._reserve, self._depart)
+        with paced(self._client, dict.fromkeys(_READ_OPERATIONS, turn)):
             yield
-        finally:
-            for name in names:
-                events.unregister(name, unique_id=f"bulk-assign-read-{name}")
 
-    def _take_token(self, **_: Any) -> None:
-        if not self.bucket.acquire():
+    def _reserve(self) -> None:
+        if not self.bucket.reserve():
             raise RunStopping  # cancels the call before anything is sent
+
+    def _depart(self) -> None:
+        if not self.bucket.depart():
+            raise RunStopping
         self.calls.add(write=False)
 
     def get(self, *, catalog: str, identifier: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bulk_assign.assigner import RowAssigner
 from bulk_assign.budget import WaitCause, WriteGate, make_gate
-from bulk_assign.client import paced
+from bulk_assign.client import Turn, paced
 from bulk_assign.guard import RunGuard, RunStopping, Stop
 from bulk_assign.journal import Journal
 from bulk_assign.outage import SERVICE_UNAVAILABLE, UNREACHABLE
@@ -146,7 +146,9 @@ class Runner:
         self._started = self._clock()
         pending = iter(jobs)
         first = list(islice(pending, PROBE_ROWS))
-        with paced(self.client, writes=self._take_write_token, reads=self._take_read_token):
+        turns = {"AssignOpportunity": Turn(self._reserve_write, self._depart_write),
+                 "GetOpportunity": Turn(self._reserve_read, self._depart_read)}
+        with paced(self.client, turns):
             self._probe(first)
             if self.settings.dry_run:  # the rehearsal ends here: the service can be reached
                 self._record_all(chain(first, pending), lambda job: _dry_run(job.row))
@@ -198,15 +200,23 @@ class Runner:
             kind, f"the first read failed {PROBE_ATTEMPTS} times ({error_code(exc)}) at "
                   f"{self.client.meta.endpoint_url} (region {self.settings.region})")
 
-    def _take_write_token(self) -> None:
+    def _reserve_write(self) -> None:
         self.guard.before_call()
-        if self.guard.stopping or not self.pacer.writes.acquire():
+        if self.guard.stopping or not self.pacer.writes.reserve():
+            raise RunStopping
+
+    def _depart_write(self) -> None:
+        if self.guard.stopping or not self.pacer.writes.depart():
             raise RunStopping
         self.calls.add(write=True)
 
-    def _take_read_token(self) -> None:
+    def _reserve_read(self) -> None:
         self.guard.before_call()
-        if self.guard.stopping or not self.pacer.reads.acquire():
+        if self.guard.stopping or not self.pacer.reads.reserve():
+            raise RunStopping
+
+    def _depart_read(self) -> None:
+        if self.guard.stopping or not self.pacer.reads.depart():
             raise RunStopping
         self.calls.add(write=False)
 

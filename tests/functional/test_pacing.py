@@ -12,6 +12,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from botocore.config import Config
 from functional_support import applied_writes, calls, fast, generated, run, settings
 
 from benchmarks.support import emulator_process, state, write_figures, write_input
+from bulk_assign.client import Turn, paced
 from bulk_assign.emulator import Emulator
+from bulk_assign.pacer import SIGN_LEAD, TokenBucket
 
 RATE = 20.0
 
@@ -124,3 +127,55 @@ def test_another_writer_slows_us_down_and_every_row_still_succeeds(
         assert first is not None and float(first[2]) < float(first[1]) <= RATE
     # ...and the other writer costs us a few throttles, not a storm: fewer than one per row.
     assert ours.throttled < 15, f"{ours.throttled} throttled writes for 15 rows"
+
+
+def test_a_write_is_signed_just_before_it_leaves_however_long_it_queued(
+    emulator: Callable[..., Emulator]
+) -> None:
+    """Calls queue for their slot before botocore signs them, and wait at most SIGN_LEAD once
+    signed: a long queue (a slow pace, a window) never sends a stale signature, and signing's
+    jitter does not fall between the pace and the wire."""
+    emu = emulator(generated(12), **fast())
+    client = boto3.client(
+        "partnercentral-selling", endpoint_url=emu.url, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=4),
+    )
+    bucket = TokenBucket(8.0)
+    stamps: dict[str, list[tuple[int, float]]] = {"asked": [], "signed": [], "sent": []}
+
+    def stamp(name: str) -> Callable[..., None]:
+        return lambda **_: stamps[name].append((threading.get_ident(), time.monotonic()))
+
+    def step(take: Callable[[], bool]) -> Callable[[], None]:
+        def hook() -> None:
+            assert take()
+        return hook
+
+    event = "partnercentral-selling.AssignOpportunity"
+    client.meta.events.register_first(f"before-sign.{event}", stamp("asked"))
+    client.meta.events.register_last(f"before-sign.{event}", stamp("signed"))
+    client.meta.events.register_last(f"before-send.{event}", stamp("sent"))
+
+    def write(i: int) -> None:
+        client.assign_opportunity(
+            Catalog="Sandbox", Identifier=f"O{1_000_000 + i}",
+            Assignee={"Email": f"user{i}@example.com", "FirstName": "User",
+                      "LastName": f"Number{i}", "BusinessTitle": "PartnerAccountManager"})
+
+    with paced(client, {"AssignOpportunity": Turn(step(bucket.reserve), step(bucket.depart))}), \
+            ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write, range(12)))
+
+    def per_call(name: str) -> list[float]:
+        ordered = sorted(stamps[name])  # by thread, then time: one call after another
+        return [t for _, t in ordered]
+
+    asked, signed, sent = per_call("asked"), per_call("signed"), per_call("sent")
+    assert len(sent) == 12
+    queued = [s - a for a, s in zip(asked, signed, strict=True)]
+    assert max(queued) >= 0.2, "with 4 callers at 8/s, some waited their turn before signing"
+    late = [s - g for g, s in zip(signed, sent, strict=True)]
+    assert max(late) <= SIGN_LEAD + 0.05, f"signed {max(late):.3f} s before it left"
+    departures = sorted(sent)
+    assert min(b - a for a, b in itertools.pairwise(departures)) >= bucket.interval - 0.002

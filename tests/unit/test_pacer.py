@@ -4,6 +4,8 @@ promises (bounds, slowing down, recovering, lone throttles cheap) whatever the h
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import given
@@ -131,6 +133,86 @@ def test_no_two_departures_are_closer_than_the_interval(rate: float, idle: list[
         times.append(clock.t)
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(g >= bucket.interval - 1e-9 for g in gaps)
+
+
+# --- Reserve before signing, depart after ------------------------------------------------
+
+
+class _Caller:
+    """Another caller of the bucket, on a thread of its own (a reserved slot belongs to the
+    thread that reserved it); each step runs to its end before `step` returns."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1)
+
+    def step(self, call: Callable[[], bool]) -> bool:
+        return self._pool.submit(call).result(timeout=10)
+
+
+def test_reserve_returns_a_lead_before_the_slot_and_depart_waits_for_the_slot() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(1.0, clock=clock.now, sleep=clock.sleep, margin=0.0, margin_seconds=0.0,
+                         lead=0.2)
+    assert bucket.acquire() is True
+    assert bucket.reserve() is True
+    assert clock.t == pytest.approx(0.8)  # the request is signed now...
+    assert bucket.acquired == 1
+    assert bucket.depart() is True
+    assert clock.t == pytest.approx(1.0)  # ...and leaves on its slot, 0.2 s later
+    assert bucket.acquired == 2
+
+
+def test_a_queue_of_callers_signs_each_request_only_a_lead_before_it_leaves() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(0.5, clock=clock.now, sleep=clock.sleep, margin=0.0, margin_seconds=0.0,
+                         lead=0.1)
+    signed_to_sent = []
+    for _ in range(5):
+        assert bucket.reserve() is True
+        signed = clock.t
+        assert bucket.depart() is True
+        signed_to_sent.append(clock.t - signed)
+    assert clock.t == pytest.approx(8.0)  # five calls, 2 s apart
+    assert max(signed_to_sent) <= 0.1 + 1e-9
+
+
+def test_a_late_departure_pushes_the_next_call_back() -> None:
+    """A caller that leaves after its slot (a slow signature, a busy CPU): the next one leaves
+    a whole interval after it, not on its own reserved slot."""
+    clock = FakeClock()
+    bucket = TokenBucket(1.0, clock=clock.now, sleep=clock.sleep, margin=0.0, margin_seconds=0.0,
+                         lead=0.05)
+    other = _Caller()
+    assert bucket.reserve() is True  # slot 0.0
+    assert other.step(bucket.reserve) is True  # the next caller's slot: 1.0, reserved at 0.95
+    assert clock.t == pytest.approx(0.95)
+    assert bucket.depart() is True  # the first leaves 0.95 late
+    assert other.step(bucket.depart) is True
+    assert clock.t == pytest.approx(1.95)
+
+
+def test_depart_without_a_reservation_takes_the_next_slot() -> None:
+    clock = FakeClock()
+    bucket = _bucket(1.0, clock, margin=0.0)
+    assert bucket.depart() is True and clock.t == 0.0
+    assert bucket.depart() is True and clock.t == pytest.approx(1.0)
+
+
+def test_a_stop_during_the_last_wait_cancels_the_call() -> None:
+    clock = FakeClock()
+    stopping = [False]
+
+    def sleep(seconds: float) -> bool:
+        clock.sleep(seconds)
+        return stopping[0]
+
+    bucket = TokenBucket(1.0, clock=clock.now, sleep=sleep, margin=0.0, margin_seconds=0.0,
+                         lead=0.5)
+    assert bucket.acquire() is True
+    assert bucket.reserve() is True
+    stopping[0] = True
+    assert bucket.depart() is False
+    assert bucket.acquired == 1
 
 
 # --- Pacer (AIMD) -------------------------------------------------------------------------
