@@ -26,7 +26,7 @@ from benchmarks.support import START_ID, emulator_process, post, write_input
 
 Q = 10.0
 ROWS = 250
-LEAD_SECONDS = 10.0
+LEAD_SECONDS = 45.0
 REPEATS = 3
 #: (burst, CRM share of Q, target CRM kept, target wall ratio)
 SCENARIOS: tuple[tuple[int, float, str, str], ...] = (

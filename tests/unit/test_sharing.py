@@ -32,7 +32,7 @@ def test_nobody_else_writing_means_the_full_pace() -> None:
 
 def test_the_pace_leaves_the_others_what_they_used_plus_a_margin() -> None:
     plan = SharePlan.decide(_settings(), _others(360))  # 0.1 writes/s
-    assert 0.8 <= plan.pace <= 0.9 - 0.1 * 0.05
+    assert plan.pace == pytest.approx(1.0 - 0.1 - 0.03)  # what they used, and 3% of Q
     text = plan.text(100, wait=False)
     assert "0.1 writes/s over the last 1 h" in text and "8,640 opportunities" in text
     assert f"{plan.pace:.3g} writes/s" in text and "left for others" in text
