@@ -120,7 +120,8 @@ class Runner:
                                                         until)
         self.share = share or SharePlan.decide(settings, OtherWriters(settings.lookback_seconds))
         self.pacer = Pacer(max_tps=self.share.pace, read_tps=settings.read_tps, clock=clock,
-                           sleep=self.guard.sleep, on_rate_change=self._pace_changed)
+                           sleep=self.guard.sleep, on_rate_change=self._pace_changed,
+                           start_tps=self.share.start)
         self.sharing = ShareController(self.pacer, quota=self.share.quota,
                                        explicit=self.share.explicit,
                                        others_seen=self.share.others.per_second > 0, clock=clock)

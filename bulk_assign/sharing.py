@@ -167,6 +167,16 @@ class SharePlan:
     def share(self) -> float:
         return self.pace / self.quota
 
+    @property
+    def start(self) -> float:
+        """The first write rate. When the look-back saw others writing, the run starts at the
+        contended share and climbs to `pace` one step per write that goes through: on a burst-1
+        bucket a writer we starve is invisible to us, so the throttles that show it must be
+        found at a pace that leaves it tokens, not after a stretch of taking them all."""
+        if self.explicit or self.others.per_second <= 0:
+            return self.pace
+        return min(self.pace, CONTENDED_SHARE * self.quota)
+
     @classmethod
     def decide(cls, settings: RunSettings, others: OtherWriters) -> SharePlan:
         quota = account_quota(settings)
@@ -194,6 +204,9 @@ class SharePlan:
         how = ("--share: taken whatever the others do" if self.explicit else
                "leaves the others what they used, plus a margin; settles lower if throttles "
                "show them")
+        if self.start < self.pace:
+            how += (f"; starts at {self.start:.3g}/s and climbs as writes go through, so "
+                    "throttles show the others before they are starved")
         ours_day = min(rows, self.daily_budget, round(self.pace * 86400))
         lines = [
             f"  Other writers on the account: {seen}.",

@@ -123,8 +123,10 @@ def test_another_writer_slows_us_down_and_every_row_still_succeeds(
     # A throttle slows our pace down...
     log = (result.folder / "run.log").read_text(encoding="utf-8")
     if ours.throttled:
-        first = re.search(r"write pace ([\d.]+) -> ([\d.]+)", log)
-        assert first is not None and float(first[2]) < float(first[1]) <= RATE
+        changes = [(float(old), float(new))
+                   for old, new in re.findall(r"write pace ([\d.]+) -> ([\d.]+)", log)]
+        assert any(new < old for old, new in changes), changes
+        assert max(max(change) for change in changes) <= RATE
     # ...and the other writer costs us a few throttles, not a storm: fewer than one per row.
     assert ours.throttled < 15, f"{ours.throttled} throttled writes for 15 rows"
 

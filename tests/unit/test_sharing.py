@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bulk_assign.pacer import FakeClock, Pacer
+from bulk_assign.pacer import STEP, FakeClock, Pacer
 from bulk_assign.settings import RunSettings
 from bulk_assign.sharing import (
     CONTENDED_SHARE,
@@ -36,6 +36,31 @@ def test_the_pace_leaves_the_others_what_they_used_plus_a_margin() -> None:
     text = plan.text(100, wait=False)
     assert "0.1 writes/s over the last 1 h" in text and "8,640 opportunities" in text
     assert f"{plan.pace:.3g} writes/s" in text and "left for others" in text
+
+
+def test_others_seen_start_the_run_at_the_contended_share_and_it_climbs_to_the_plan() -> None:
+    plan = SharePlan.decide(_settings(), _others(360))  # 0.1 writes/s: plan 0.87/s
+    assert plan.start == CONTENDED_SHARE * 1.0 < plan.pace
+    assert "starts at 0.5/s" in plan.text(100, wait=False)
+    clock = FakeClock()
+    pacer = Pacer(max_tps=plan.pace, read_tps=10.0, clock=clock.now, sleep=clock.sleep,
+                  start_tps=plan.start)
+    assert pacer.write_rate == plan.start == pacer.writes.rate
+    climbed = []
+    for _ in range(40):
+        pacer.succeeded()
+        climbed.append(pacer.write_rate)
+    # One step per write that goes through, never past the plan.
+    assert climbed[0] == pytest.approx(plan.start + STEP * plan.pace)
+    assert climbed[-1] == pytest.approx(plan.pace) and max(climbed) <= plan.pace
+
+
+def test_nobody_seen_or_an_explicit_share_start_at_the_full_pace() -> None:
+    alone = SharePlan.decide(_settings(), _others(0))
+    taken = SharePlan.decide(_settings(share=0.9), _others(1800))
+    assert alone.start == alone.pace == 1.0
+    assert taken.start == taken.pace == 0.9
+    assert "starts at" not in alone.text(10, wait=False) + taken.text(10, wait=False)
 
 
 def test_max_tps_is_a_ceiling_and_share_takes_more_explicitly() -> None:
