@@ -248,6 +248,9 @@ class ShareController:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._pacer = pacer
         self._threshold = CONTENTION_THROTTLES if others_seen else CONTENTION_THROTTLES_ALONE
+        #: Climbing from a start below the plan (SharePlan.start): the bucket has room to spare
+        #: for everyone then, so a single throttle already shows the others.
+        self._climbing = others_seen and pacer.write_rate < pacer.top
         self._cap = CONTENDED_SHARE * quota
         self._explicit = explicit
         self._clock = clock
@@ -269,7 +272,7 @@ class ShareController:
             now = self._clock()
             if self._hold_until is not None:
                 self._hold_until = now + HOLD_SECONDS
-            elif sum(self._recent) >= self._threshold:
+            elif self._climbing or sum(self._recent) >= self._threshold:
                 self._hold_until = now + HOLD_SECONDS
                 self._since = now
                 log.info("throttles show another writer: pace held at most %.3g writes/s "
@@ -279,6 +282,7 @@ class ShareController:
     def succeeded(self) -> None:
         with self._lock:
             self._recent.append(False)
+            self._climbing = self._climbing and self._pacer.write_rate < self._pacer.top
             if self._hold_until is not None and self._clock() >= self._hold_until:
                 self._release()
 

@@ -153,3 +153,25 @@ def test_a_run_alone_needs_more_throttles_before_it_holds() -> None:
         if share.holding:
             break
     assert share.holding
+
+
+def test_while_climbing_from_its_start_one_throttle_holds_the_pace() -> None:
+    """Below the plan the bucket has tokens to spare, so a throttle there is the others, not
+    the run: it holds at once. At the plan, one throttle is jitter and two are needed."""
+    clock = FakeClock()
+    plan = SharePlan.decide(_settings(max_tps=10.0, account_tps=10.0),
+                            OtherWriters(60.0, in_lookback=60, last_24h=60))  # 1 write/s
+    assert plan.start < plan.pace
+
+    def run_until_a_throttle(successes: int) -> ShareController:
+        pacer = Pacer(max_tps=plan.pace, read_tps=10.0, clock=clock.now, sleep=clock.sleep,
+                      start_tps=plan.start)
+        share = ShareController(pacer, quota=plan.quota, explicit=False, others_seen=True,
+                                clock=clock.now)
+        for _ in range(successes):
+            _both(pacer, share, throttled=False)
+        _both(pacer, share, throttled=True)
+        return share
+
+    assert run_until_a_throttle(3).holding  # still climbing
+    assert not run_until_a_throttle(60).holding  # at the plan: a lone throttle
