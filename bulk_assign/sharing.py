@@ -3,8 +3,9 @@
 Two parts:
 - the look-back, before the first write: the account's writes that landed before the run, seen
   as opportunities' `LastModifiedDate` through `ListOpportunities` (read quota), minus our own.
-  It is the one signal our own run does not distort. The run starts at the quota minus what
-  the others used, minus a margin (`SharePlan`).
+  It is the one signal our own run does not distort. The run's pace is the quota minus what
+  the others used, minus a margin (`SharePlan`); when there were others, it starts at half the
+  quota and climbs there, so that throttles show them before they are starved.
 - the `ShareController`, during the run. On a burst-1 bucket a writer arriving at random gets
   a token only while one is waiting, about 1 - r/Q of the time when we pace at r of Q, and the
   throttles we see are the other writer's successes (one we starve is invisible). So throttles
