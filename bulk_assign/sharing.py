@@ -206,8 +206,7 @@ class SharePlan:
                "leaves the others what they used, plus a margin; settles lower if throttles "
                "show them")
         if self.start < self.pace:
-            how += (f"; starts at {self.start:.3g}/s and climbs as writes go through, so "
-                    "throttles show the others before they are starved")
+            how += f"; starts at {self.start:.3g}/s and climbs while no throttle shows them"
         ours_day = min(rows, self.daily_budget, round(self.pace * 86400))
         lines = [
             f"  Other writers on the account: {seen}.",
