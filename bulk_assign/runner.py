@@ -28,7 +28,7 @@ from bulk_assign.client import Turn, paced
 from bulk_assign.guard import RunGuard, RunStopping, Stop
 from bulk_assign.journal import Journal
 from bulk_assign.outage import SERVICE_UNAVAILABLE, UNREACHABLE
-from bulk_assign.pacer import Pacer
+from bulk_assign.pacer import Pacer, TokenBucket
 from bulk_assign.pool import run_pool
 from bulk_assign.preflight import PROBE_ATTEMPTS, PROBE_ROWS, probe
 from bulk_assign.results import CallCounts, Contact, Job, RowOutcome, Status
@@ -147,8 +147,8 @@ class Runner:
         self._started = self._clock()
         pending = iter(jobs)
         first = list(islice(pending, PROBE_ROWS))
-        turns = {"AssignOpportunity": Turn(self._reserve_write, self._depart_write),
-                 "GetOpportunity": Turn(self._reserve_read, self._depart_read)}
+        turns = {"AssignOpportunity": self._turn(self.pacer.writes, write=True),
+                 "GetOpportunity": self._turn(self.pacer.reads, write=False)}
         with paced(self.client, turns):
             self._probe(first)
             if self.settings.dry_run:  # the rehearsal ends here: the service can be reached
@@ -201,25 +201,20 @@ class Runner:
             kind, f"the first read failed {PROBE_ATTEMPTS} times ({error_code(exc)}) at "
                   f"{self.client.meta.endpoint_url} (region {self.settings.region})")
 
-    def _reserve_write(self) -> None:
-        self.guard.before_call()
-        if self.guard.stopping or not self.pacer.writes.reserve():
-            raise RunStopping
+    def _turn(self, bucket: TokenBucket, *, write: bool) -> Turn:
+        """Both steps of a call's slot: the guard's waits and the queue before signing, the
+        slot itself after; counted once it leaves."""
+        def reserve() -> None:
+            self.guard.before_call()
+            if self.guard.stopping or not bucket.reserve():
+                raise RunStopping
 
-    def _depart_write(self) -> None:
-        if self.guard.stopping or not self.pacer.writes.depart():
-            raise RunStopping
-        self.calls.add(write=True)
+        def depart() -> None:
+            if self.guard.stopping or not bucket.depart():
+                raise RunStopping
+            self.calls.add(write=write)
 
-    def _reserve_read(self) -> None:
-        self.guard.before_call()
-        if self.guard.stopping or not self.pacer.reads.reserve():
-            raise RunStopping
-
-    def _depart_read(self) -> None:
-        if self.guard.stopping or not self.pacer.reads.depart():
-            raise RunStopping
-        self.calls.add(write=False)
+        return Turn(reserve, depart)
 
     def _write_succeeded(self) -> None:
         self.pacer.succeeded()

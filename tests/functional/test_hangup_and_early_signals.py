@@ -38,6 +38,13 @@ def _wait(proc: subprocess.Popen[bytes], *, timeout: float = 30) -> int:
         raise
 
 
+def _start_run(source: Path, url: str, folder: Path, *, max_tps: str, env: dict[str, str],
+               output: Path) -> subprocess.Popen[bytes]:
+    """`bulk-assign run` in its own process, as an analyst starts it from a shell."""
+    return tool_process(["run", str(source), "--catalog", "Sandbox", "--endpoint-url", url,
+                         "--out", str(folder), "--max-tps", max_tps, "--quiet"], env, output)
+
+
 def test_sighup_mid_run_writes_every_file_and_resume_finishes(
     emulator: Callable[..., Emulator], tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
@@ -45,11 +52,8 @@ def test_sighup_mid_run_writes_every_file_and_resume_finishes(
     source = write_input(tmp_path / "in.csv", 40)
     folder = tmp_path / "run"
     output = tmp_path / "run.out"
-    proc = tool_process(
-        ["run", str(source), "--catalog", "Sandbox", "--endpoint-url", emu.url,
-         "--out", str(folder), "--max-tps", "10", "--quiet"],
-        subprocess_env, output,
-    )
+    proc = _start_run(source, emu.url, folder, max_tps="10", env=subprocess_env,
+                      output=output)
     try:
         wait_until(lambda: journal_outcomes(folder) >= 6, timeout=30,
                    what="the run to finish some rows")
@@ -86,11 +90,8 @@ def test_sigterm_right_at_start_leaves_no_half_written_folder(
     source = write_input(tmp_path / "in.csv", 10)
     folder = tmp_path / "run"
     output = tmp_path / "run.out"
-    proc = tool_process(
-        ["run", str(source), "--catalog", "Sandbox", "--endpoint-url", emu.url,
-         "--out", str(folder), "--max-tps", "2", "--quiet"],
-        subprocess_env, output,
-    )
+    proc = _start_run(source, emu.url, folder, max_tps="2", env=subprocess_env,
+                      output=output)
     try:
         time.sleep(delay)
         proc.send_signal(signal.SIGTERM)
