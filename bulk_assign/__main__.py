@@ -1,35 +1,39 @@
 """`python -m bulk_assign` and the `bulk-assign` script.
 
-SIGTERM and SIGHUP interrupt (exit 130, a word, nothing half-written) from the first line of
-the tool's own code: importing it (pandas, botocore) takes about half a second, and a signal
-in that time would otherwise kill the process silently (exit 143 or 129).
+Ctrl-C, SIGTERM and SIGHUP interrupt (exit 130, a word, nothing half-written) from the first
+line of the tool's own code. Importing it (pandas, botocore, openpyxl) takes about half a
+second, and in that time a signal is only noted, then acted on once `cli.main` is ready:
+raised as a KeyboardInterrupt inside an import, it can be swallowed by a C extension's
+initialisation (lxml's: the run then went on as if never stopped), and one raised through a
+dataclass's generated methods makes CPython end a `python -m` process with SIGINT (exit -2)
+however it was handled. Left alone, SIGTERM and SIGHUP would kill the process silently.
 """
 
 from __future__ import annotations
 
 import signal
-import sys
 from types import FrameType
 
-from bulk_assign.errors import EXIT_INTERRUPTED
+#: The signals that stop the tool, and those noted during the imports.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_noted: list[str] = []
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+def _note(signum: int, frame: FrameType | None) -> None:
+    _noted.append(signal.Signals(signum).name)
+
+
+def _first_noted() -> str | None:
+    return _noted[0] if _noted else None
 
 
 def entry() -> int:
-    """Install the early signal handlers, then import and run the command line."""
-    try:
-        # Inside the try: a signal landing between the two installs is an interruption too.
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, _interrupt)
-        from bulk_assign.cli import main
+    """Note stop signals, import, then run the command line, which acts on any noted."""
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, _note)
+    from bulk_assign.cli import main
 
-        return main()
-    except KeyboardInterrupt:  # during the imports, before `main` handles it itself
-        print("bulk-assign: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return main(pending=_first_noted)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeAlias
 
@@ -384,7 +384,10 @@ def _add_emulator(commands: _Commands) -> None:
     emulator_cli.add_arguments(emulator)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *,
+         pending: Callable[[], str | None] = lambda: None) -> int:
+    """The command line. `pending`: a stop signal that came before it could be acted on (the
+    imports, see __main__), which interrupts as soon as the handlers are in place."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -397,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("botocore", "boto3", "urllib3"):
         logging.getLogger(name).setLevel(quiet_level)
     try:
-        with interrupt_on_signals():
+        with interrupt_on_signals(pending=pending):
             return _dispatch(args)
     except BulkAssignError as exc:
         if args.verbose:

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -148,9 +148,10 @@ def stop_on_signals(guard: RunGuard, *, stdout: TextIO) -> Iterator[None]:
 
 
 @contextmanager
-def interrupt_on_signals() -> Iterator[None]:
-    """Outside a run, SIGTERM and SIGHUP interrupt like Ctrl-C (exit 130 with a word, nothing
-    half-written) instead of killing the process silently; a run installs its own handler."""
+def interrupt_on_signals(pending: Callable[[], str | None] = lambda: None) -> Iterator[None]:
+    """Outside a run, Ctrl-C, SIGTERM and SIGHUP interrupt (exit 130 with a word, nothing
+    half-written) instead of killing the process silently; a run installs its own handler.
+    `pending`: a signal noted before (during the imports), which interrupts at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -158,8 +159,11 @@ def interrupt_on_signals() -> Iterator[None]:
     def handle(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
     try:
+        noted = pending()
+        if noted is not None:
+            raise KeyboardInterrupt(noted)
         yield
     finally:
         for sig, old in previous.items():

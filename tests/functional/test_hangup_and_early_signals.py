@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -132,3 +133,52 @@ def _complete_or_reusable(folder: Path) -> None:
     assert len(results) == 10
     assert {r["status"] for r in results} <= {"SUCCEEDED", "UNCHANGED", "SKIPPED"}
     assert {r["error_class"] for r in results if r["status"] == "SKIPPED"} <= {"Interrupted"}
+
+
+#: Run as `python -c`: sends the process SIGTERM as the import of MODULE starts (a C
+#: extension's initialisation or a dataclass being built is where it used to land), then says
+#: whether the import went on, and runs the tool as `python -m bulk_assign` does.
+_SIGNAL_DURING_IMPORT = """
+import os, signal, sys
+MODULE, SIGNAL = sys.argv[1], getattr(signal, sys.argv[2])
+class Trip:
+    def find_spec(self, name, path=None, target=None):
+        if name == MODULE:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), SIGNAL)
+            for _ in range(100_000):  # the handler runs here, between bytecodes
+                pass
+            print("the import went on", flush=True)
+        return None
+sys.meta_path.insert(0, Trip())
+del sys.argv[1:3]
+from bulk_assign.__main__ import entry
+raise SystemExit(entry())
+"""
+
+
+@pytest.mark.parametrize(("module", "sig"), [
+    ("bulk_assign.report", "SIGTERM"), ("openpyxl", "SIGHUP"), ("bulk_assign.emulator", "SIGINT"),
+])
+def test_a_signal_during_the_imports_is_noted_and_acted_on_once_they_are_done(
+    module: str, sig: str, emulator: Callable[..., Emulator], tmp_path: Path,
+    subprocess_env: dict[str, str],
+) -> None:
+    """Raised inside an import, a KeyboardInterrupt could be swallowed by the module being
+    initialised (the run then went on and sent every row) or end the process with SIGINT
+    (exit -2) however it was handled. It is noted, and interrupts once the imports are done:
+    exit 130, no folder, no call."""
+    emu = emulator(generated(10), **fast())
+    source = write_input(tmp_path / "in.csv", 10)
+    folder = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_DURING_IMPORT, module, sig, "run", str(source),
+         "--catalog", "Sandbox", "--endpoint-url", emu.url, "--out", str(folder), "--quiet"],
+        env=subprocess_env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=60, check=False)
+    text = done.stdout + done.stderr
+    assert "the import went on" in text, text
+    assert done.returncode == 130, text
+    assert "bulk-assign: interrupted" in text and "Traceback" not in text, text
+    assert not folder.exists()
+    assert emu.state()["calls"] == []
