@@ -99,6 +99,8 @@ class Trial:
     wall_ratio: float
     ours_failed: int
     pace: float
+    #: Our throttled writes (jitter retried at once, and the others' tokens).
+    throttled: int
 
 
 def _trial(url: str, path: Path, out: Path, crm_jobs: list[dict[str, Any]], *, share: float,
@@ -120,7 +122,8 @@ def _trial(url: str, path: Path, out: Path, crm_jobs: list[dict[str, Any]], *, s
     return Trial(crm_kept=ok / total if total else None,
                  wall_ratio=summary["wall_seconds"] / ((rows - 1) / left),
                  ours_failed=sum(n for s, n in summary["by_status"].items() if s != "SUCCEEDED"),
-                 pace=summary["quota_use"]["planned_pace"])
+                 pace=summary["quota_use"]["planned_pace"],
+                 throttled=int(summary["calls"]["throttled_write"]))
 
 
 def run(table: Any, work: Path, *, rows: int = ROWS, repeats: int = REPEATS,
@@ -140,7 +143,9 @@ def run(table: Any, work: Path, *, rows: int = ROWS, repeats: int = REPEATS,
                       for k in range(repeats)]
         walls = [t.wall_ratio for t in trials]
         table.add("6 share", name, "our wall / ((N-1)/left)",
-                  " ".join(f"{w:.2f}" for w in walls), wall_target)
+                  " ".join(f"{w:.3f}" for w in walls), wall_target)
+        table.add("6 share", name, "our writes throttled",
+                  " ".join(str(t.throttled) for t in trials))
         table.add("6 share", name, "our rows not SUCCEEDED",
                   str(sum(t.ours_failed for t in trials)), "0")
         table.add("6 share", name, "planned pace (look-back)",

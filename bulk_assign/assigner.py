@@ -3,7 +3,8 @@
 1. Unless the pre-read is off, read the opportunity (read bucket); when the assignee already
    owns it the row ends UNCHANGED with no write spent.
 2. Journal `sending` (with the owner seen before), then call AssignOpportunity; the pacer's hook
-   takes a write token just before the request leaves. tenacity retries what may succeed later.
+   takes a write token just before the request leaves. tenacity retries what may succeed later;
+   a row's first throttle may go again at once instead, if the pacer says so (jitter).
 3. After an ambiguous failure (read timeout, connection closed) the write may have landed: read
    again before sending again.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bulk_assign.client import current_owner, owned_by, request_id
 from bulk_assign.guard import RunGuard, RunStopping, StopReason
@@ -58,6 +59,22 @@ class _Row:
     #: A write left for this row before (an earlier run, or this one): a re-read that shows
     #: the assignee means that write landed.
     sent_before: bool = False
+    #: A throttled write of this row may go again at once, once (pacer.py): `at_once`, the
+    #: next attempt does, without backoff; `retrying_at_once`, the current attempt is that one.
+    retried_at_once: bool = False
+    at_once: bool = False
+    retrying_at_once: bool = False
+
+    def take_at_once(self) -> bool:
+        """Whether the next attempt goes at once (the retry policy's wait asks, once each)."""
+        self.retrying_at_once, self.at_once = self.at_once, False
+        return self.retrying_at_once
+
+
+class OnThrottled(Protocol):
+    """Told of each throttled write; returns True to send it again at once."""
+
+    def __call__(self, *, at_once_retry: bool, may_retry_at_once: bool) -> bool: ...
 
 
 class RowAssigner:
@@ -65,7 +82,7 @@ class RowAssigner:
 
     def __init__(self, settings: RunSettings, client: PartnerCentralSellingAPIClient,
                  journal: Journal, guard: RunGuard, *, calls: CallCounts,
-                 on_write_success: Callable[[], None], on_write_throttled: Callable[[], None],
+                 on_write_success: Callable[[], None], on_write_throttled: OnThrottled,
                  now_iso: Callable[[], str], sent_before: dict[int, Contact | None],
                  before_write: Callable[[], None] = lambda: None) -> None:
         self._settings = settings
@@ -125,7 +142,7 @@ class RowAssigner:
             row.not_undoable_reason = "pre-read off (--no-snapshot): previous owner unknown"
         try:
             for attempt in retrying(max_attempts=self._settings.max_attempts,
-                                    stop_event=self._guard.event):
+                                    stop_event=self._guard.event, at_once=row.take_at_once):
                 with attempt:
                     done = self._write_once(row)
                     if done is not None:
@@ -164,10 +181,19 @@ class RowAssigner:
         except Exception as exc:
             self._call_failed(exc, job, write=True)
             row.ambiguous = classify(exc) is Kind.AMBIGUOUS
+            if classify(exc) is Kind.THROTTLED:
+                self._write_throttled(row)
             raise
         self._guard.call_answered()
         self._on_write_success()
         return self._outcome(row, Status.SUCCEEDED, request=request_id(response))
+
+    def _write_throttled(self, row: _Row) -> None:
+        """Tell the run; the row's first throttle may go again at once, if attempts are left."""
+        may = not row.retried_at_once and row.writes < self._settings.max_attempts
+        row.at_once = self._on_write_throttled(at_once_retry=row.retrying_at_once,
+                                               may_retry_at_once=may)
+        row.retried_at_once = row.retried_at_once or row.at_once
 
     def _landed_after_all(self, row: _Row) -> bool:
         """The last attempt may have landed: one more read decides."""
@@ -205,7 +231,6 @@ class RowAssigner:
             self._calls.add(write=write, throttled=True)
             if write:
                 log.info("throttled row %d %s", job.row, job.identifier)
-                self._on_write_throttled()
         elif kind is Kind.CREDENTIALS:
             self._guard.credentials_rejected(exc)
             raise RunStopping from exc

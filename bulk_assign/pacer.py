@@ -5,9 +5,13 @@ scarce resource: calls leave one interval apart, the interval measured from the 
 actual departure, so no two calls leave closer than that. After a ThrottlingException the rate
 drops multiplicatively; each success adds a step back, never above the configured maximum.
 
-Two refinements keep that from wasting the quota:
-- A lone throttle among many successes is jitter (two calls arriving closer than they left),
-  not another writer: it costs a small decrease, recovered in a few successes.
+Three refinements keep that from wasting the quota:
+- A throttle is first taken for jitter (two calls arriving a few milliseconds closer than they
+  left, so the token came just after the call): the call is sent again at once, a tenth of an
+  interval after it left, ahead of the queue (`TokenBucket.retry_at_once`), and costs that
+  tenth instead of a whole slot. Only when that retry is throttled too does the rate drop.
+- A lone throttle among many successes is jitter, not another writer: it costs a small
+  decrease, recovered in a few successes.
 - Against another writer on a burst-1 bucket, the chance of a throttle barely depends on our
   own rate, so reacting to every throttle would drive the rate to the floor and leave the
   quota unused. Like TCP, which halves once per window of losses, the rate drops at most once
@@ -36,6 +40,9 @@ PACE_MARGIN_SECONDS: Final = 0.0005
 #: A call's slot is reserved up to this long before it is due, then the request is signed and
 #: waits for the slot itself: more than signing takes, far less than a signature lives.
 SIGN_LEAD: Final = 0.05
+#: A throttled call is sent again this share of an interval after it left (retry_at_once): later
+#: than the arrival jitter that made it early, far sooner than its next slot.
+RETRY_AT_ONCE_SHARE: Final = 0.1
 #: Times this close count as equal (a sleep may return a rounding error early).
 _TOLERANCE: Final = 1e-9
 #: On a throttle the rate is multiplied by this...
@@ -64,7 +71,8 @@ class TokenBucket:
     - `depart()`, once signed: waits for the slot itself, and for one interval after the call
       before it actually left; that departure is what the next interval counts from.
 
-    `acquire()` does both at once.
+    `acquire()` does both at once. `retry_at_once()`, after a throttle, lets the same thread
+    send the refused call again a moment later, before the queue.
 
     >>> clock = FakeClock()
     >>> bucket = TokenBucket(rate=2.0, clock=clock.now, sleep=clock.sleep, margin=0.0,
@@ -93,6 +101,9 @@ class TokenBucket:
         #: The latest slot handed out (reserved or departed), and the latest actual departure.
         self._last: float | None = None
         self._departed: float | None = None
+        #: Per thread: `due`, its reserved slot; `left` and `before`, when its last call left
+        #: and the departure before that; `again`, when its call refused by a throttle may go
+        #: again (retry_at_once).
         self._slot = threading.local()
         self.acquired = 0
 
@@ -115,6 +126,13 @@ class TokenBucket:
         """Wait in turn until this thread's next slot is at most `lead` seconds away (default:
         the bucket's), and hold it. False if the sleep was cut short: no slot is taken."""
         lead = self._lead if lead is None else lead
+        again: tuple[float, float] | None = getattr(self._slot, "again", None)
+        if again is not None:
+            self._slot.again = None
+            due, until = again
+            if self._clock() <= until:  # the retry at once came in time: skip the queue
+                self._slot.due = due
+                return True
         with self._queue:
             while True:
                 now = self._clock()
@@ -139,6 +157,7 @@ class TokenBucket:
                 ready = due if self._departed is None else max(due, self._departed + self.interval)
                 if now + _TOLERANCE >= ready:
                     self._slot.due = None
+                    self._slot.left, self._slot.before = now, self._departed
                     self._departed = now if self._departed is None else max(self._departed, now)
                     self._last = now if self._last is None else max(self._last, now)
                     self.acquired += 1
@@ -146,6 +165,21 @@ class TokenBucket:
             if self._sleep(ready - now):
                 self._slot.due = None
                 return False
+
+    def retry_at_once(self, share: float = RETRY_AT_ONCE_SHARE) -> bool:
+        """This thread's last call was throttled: let it go again `share` of an interval after
+        it left, ahead of the queue. The refused call took no token, so the next interval counts
+        from the departure before it; calls already reserved wait one interval after the retry.
+        False (nothing changes) if another call has left since."""
+        left: float | None = getattr(self._slot, "left", None)
+        with self._marks:
+            if left is None or self._departed != left:
+                return False
+            self._departed = self._slot.before
+            self._slot.left = None
+            # Good until the slot after the refused call's: later, the retry waits in line.
+            self._slot.again = (left + share * self.interval, left + self.interval)
+            return True
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Final
 import botocore.exceptions as bce
 from botocore.retries import standard
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception,
     stop_after_attempt,
@@ -137,16 +138,23 @@ BACKOFF_CAP: Final = 20.0
 
 
 def retrying(*, max_attempts: int, stop_event: threading.Event,
-             sleep: Callable[[float], object] | None = None) -> Retrying:
+             sleep: Callable[[float], object] | None = None,
+             at_once: Callable[[], bool] = lambda: False) -> Retrying:
     """The policy for one row's calls: retry what may succeed later, never the rest.
 
     The wait only spaces out the attempts; each attempt still takes a token from the pacer,
-    so a retry never jumps the queue.
+    so a retry never jumps the queue, except when `at_once()` says the pacer let the failed
+    attempt go again at once (pacer.TokenBucket.retry_at_once): then there is no wait.
     """
+    backoff = wait_random_exponential(multiplier=BACKOFF_BASE, max=BACKOFF_CAP)
+
+    def wait(state: RetryCallState) -> float:
+        return 0.0 if at_once() else backoff(state)
+
     return Retrying(
         retry=retry_if_exception(is_retryable),
         stop=stop_after_attempt(max_attempts) | stop_when_event_set(stop_event),
-        wait=wait_random_exponential(multiplier=BACKOFF_BASE, max=BACKOFF_CAP),
+        wait=wait,
         # The wait ends early when the run stops; the stop condition then ends the retries.
         sleep=_ignore_result(sleep or stop_event.wait),
         reraise=True,

@@ -221,10 +221,17 @@ class Runner:
         self.sharing.succeeded()
         self.guard.write_succeeded()
 
-    def _write_throttled(self) -> None:
+    def _write_throttled(self, *, at_once_retry: bool, may_retry_at_once: bool) -> bool:
+        """A write was throttled. True: this thread sends it again at once. A row's first
+        throttle is taken for arrival jitter (pacer.py); only when the retry at once is
+        throttled too, or cannot be given, does the throttle count: the pace drops and the
+        share controller looks for another writer."""
+        self.guard.write_throttled()
+        if not at_once_retry and may_retry_at_once and self.pacer.writes.retry_at_once():
+            return True
         self.pacer.throttled()
         self.sharing.throttled()
-        self.guard.write_throttled()
+        return False
 
     def _pace_changed(self, old: float, new: float) -> None:
         log.info("write pace %.3f -> %.3f calls/s", old, new)

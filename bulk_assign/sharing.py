@@ -48,9 +48,10 @@ MIN_SHARE: Final = 0.05
 #: When throttles show another writer: the most we take, so the token waits half the time...
 CONTENDED_SHARE: Final = 0.5
 #: ...once this many throttles fall in the last CONTENTION_WINDOW write results (when the
-#: look-back saw others; more when it saw nobody: a loaded machine's jitter throttles 3-8% of
-#: the calls on a burst-1 bucket (measured on this project's 2-core machines), and must not
-#: halve a run that is alone; 10 in 50 is four standard deviations above that)...
+#: look-back saw others; more when it saw nobody, so that jitter never halves a run that is
+#: alone). A throttle whose retry at once lands is jitter and never counts (runner.py); a
+#: loaded machine's jitter throttled 3-8% of the calls on a burst-1 bucket before that retry
+#: existed, and 10 in 50 is four standard deviations above that...
 CONTENTION_THROTTLES: Final = 2
 CONTENTION_THROTTLES_ALONE: Final = 10
 CONTENTION_WINDOW: Final = 50

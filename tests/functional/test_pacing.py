@@ -23,7 +23,7 @@ from functional_support import applied_writes, calls, fast, generated, run, sett
 from benchmarks.support import emulator_process, state, write_figures, write_input
 from bulk_assign.client import Turn, paced
 from bulk_assign.emulator import Emulator
-from bulk_assign.pacer import SIGN_LEAD, TokenBucket
+from bulk_assign.pacer import PACE_MARGIN, PACE_MARGIN_SECONDS, SIGN_LEAD, TokenBucket
 
 RATE = 20.0
 
@@ -181,3 +181,38 @@ def test_a_write_is_signed_just_before_it_leaves_however_long_it_queued(
     assert max(late) <= SIGN_LEAD + 0.05, f"signed {max(late):.3f} s before it left"
     departures = sorted(sent)
     assert min(b - a for a, b in itertools.pairwise(departures)) >= bucket.interval - 0.002
+
+
+def test_a_write_that_came_a_little_early_goes_again_at_once_and_costs_no_pace(
+    emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    """Arrival jitter: the token comes a few milliseconds after the call. Here the service's
+    bucket refills 5% slower than our pace (10 writes/s against a run told 10.5), so about
+    every other write arrives 3 ms early and is throttled. Each such write goes again a tenth
+    of an interval after it left, ahead of the queue, and lands; nothing slows the pace, and
+    no throttle is taken for another writer. The retry at once is one of the row's
+    `--max-attempts` (2 here): every row succeeds on its first or second write."""
+    emu = emulator(generated(40), **fast(write_rate=10.0))
+    source = write_input(tmp_path / "in.csv", 30)
+    result = run(settings(source, emu.url, tmp_path / "run", max_tps=10.5, max_attempts=2))
+    seen = emu.state()
+
+    assert result.code == 0
+    assert result.statuses() == {"SUCCEEDED": 30}
+    writes = sorted(calls(seen, "AssignOpportunity"), key=lambda c: c["t"])
+    throttled = [i for i, c in enumerate(writes) if c["outcome"] == "ThrottlingException"]
+    assert len(throttled) >= 5, "the service's slower bucket refused some writes"
+    assert len(writes) == 30 + len(throttled), "each refused write was sent again once"
+    interval = (1 + PACE_MARGIN) / 10.5 + PACE_MARGIN_SECONDS
+    for i in throttled:
+        again = writes[i + 1]
+        assert again["identifier"] == writes[i]["identifier"], "the retry went first"
+        assert again["outcome"] == "ok"
+        # A tenth of an interval after the refused one: not a backoff, not the next slot.
+        assert again["t"] - writes[i]["t"] < 0.5 * interval
+    log = (result.folder / "run.log").read_text(encoding="utf-8")
+    assert "write pace" not in log, "a throttle whose retry at once lands does not slow down"
+    assert "another writer" not in log
+    summary: dict[str, Any] = json.loads((result.folder / "summary.json").read_text())
+    assert summary["calls"]["throttled_write"] == len(throttled)
+    assert {r["attempts"] for r in result.results()} <= {"1", "2"}

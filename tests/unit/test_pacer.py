@@ -18,6 +18,7 @@ from bulk_assign.pacer import (
     PACE_MARGIN,
     PACE_MARGIN_SECONDS,
     REACT_WINDOW,
+    RETRY_AT_ONCE_SHARE,
     STEP,
     FakeClock,
     Pacer,
@@ -213,6 +214,45 @@ def test_a_stop_during_the_last_wait_cancels_the_call() -> None:
     stopping[0] = True
     assert bucket.depart() is False
     assert bucket.acquired == 1
+
+
+def test_a_throttled_call_goes_again_a_tenth_of_an_interval_after_it_left() -> None:
+    """The refused call took no token: its retry leaves 0.1 interval after it, not a whole
+    interval, and the call after the retry leaves one interval after the retry."""
+    clock = FakeClock()
+    bucket = _bucket(1.0, clock, margin=0.0)
+    assert bucket.acquire() is True  # leaves at 0.0, throttled
+    assert bucket.retry_at_once() is True
+    assert bucket.acquire() is True
+    assert clock.t == pytest.approx(RETRY_AT_ONCE_SHARE)
+    assert bucket.acquire() is True  # the grant is used once: this one waits its interval
+    assert clock.t == pytest.approx(1.0 + RETRY_AT_ONCE_SHARE)
+
+
+def test_a_retry_at_once_goes_ahead_of_a_reserved_call_and_pushes_it_back() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(1.0, clock=clock.now, sleep=clock.sleep, margin=0.0, margin_seconds=0.0,
+                         lead=0.05)
+    other = _Caller()
+    assert bucket.acquire() is True  # leaves at 0.0
+    assert other.step(bucket.reserve) is True  # the next slot, 1.0, reserved at 0.95
+    assert bucket.retry_at_once() is True  # the answer to the call at 0.0: throttled
+    assert bucket.acquire() is True  # no queue: goes now, 0.95 (its grant ran from 0.1)
+    assert clock.t == pytest.approx(0.95)
+    assert other.step(bucket.depart) is True
+    assert clock.t == pytest.approx(1.95)  # one interval after the retry, not on its slot
+    assert bucket.acquired == 3
+
+
+def test_no_retry_at_once_when_another_call_left_since() -> None:
+    clock = FakeClock()
+    bucket = _bucket(1.0, clock, margin=0.0)
+    other = _Caller()
+    assert bucket.acquire() is True  # 0.0
+    assert other.step(bucket.acquire) is True  # 1.0
+    assert bucket.retry_at_once() is False  # the answer to 0.0 came late: wait in line
+    assert bucket.acquire() is True
+    assert clock.t == pytest.approx(2.0)
 
 
 # --- Pacer (AIMD) -------------------------------------------------------------------------

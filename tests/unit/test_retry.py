@@ -101,7 +101,8 @@ class Recorder:
 
 
 def _run(call: Callable[[], str], *, max_attempts: int, sleeps: list[float],
-         stop_after_calls: int | None = None) -> str:
+         stop_after_calls: int | None = None,
+         at_once: Callable[[], bool] = lambda: False) -> str:
     stop_event = threading.Event()
     calls = [0]
 
@@ -115,7 +116,8 @@ def _run(call: Callable[[], str], *, max_attempts: int, sleeps: list[float],
             stop_event.set()  # the run stops while this call is in flight
         return call()
 
-    policy = retrying(max_attempts=max_attempts, stop_event=stop_event, sleep=sleep)
+    policy = retrying(max_attempts=max_attempts, stop_event=stop_event, sleep=sleep,
+                      at_once=at_once)
     for attempt in policy:
         with attempt:
             return counted()
@@ -174,6 +176,18 @@ def test_waits_are_full_jitter_within_the_exponential_window() -> None:
         # Full jitter: spread over the whole window, not a fixed or half-jittered delay.
         assert min(waits) < 0.25 * ceiling < 0.75 * ceiling < max(waits), n
     assert max(by_attempt[8]) > 0.75 * BACKOFF_CAP  # capped, and the cap is reached
+
+
+def test_an_attempt_the_pacer_lets_go_at_once_has_no_backoff_and_still_counts() -> None:
+    """A throttle's retry at once (pacer.TokenBucket.retry_at_once) does not wait; the later
+    retries back off as before, and all of them count towards max_attempts."""
+    call = Recorder([client_error("ThrottlingException", 429) for _ in range(10)])
+    answers = iter([True] + [False] * 10)
+    sleeps: list[float] = []
+    with pytest.raises(bce.ClientError):
+        _run(call, max_attempts=4, sleeps=sleeps, at_once=lambda: next(answers))
+    assert call.calls == 4
+    assert sleeps[0] == 0.0 and len(sleeps) == 3
 
 
 @pytest.mark.parametrize("stop_during", [1, 3])
