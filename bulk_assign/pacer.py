@@ -6,10 +6,11 @@ actual departure, so no two calls leave closer than that. After a ThrottlingExce
 drops multiplicatively; each success adds a step back, never above the configured maximum.
 
 Three refinements keep that from wasting the quota:
-- A throttle is first taken for jitter (two calls arriving a few milliseconds closer than they
-  left, so the token came just after the call): the call is sent again at once, a tenth of an
-  interval after it left, ahead of the queue (`TokenBucket.retry_at_once`), and costs that
-  tenth instead of a whole slot. Only when that retry is throttled too does the rate drop.
+- While nothing suggests another writer (sharing.ShareController.alone), a throttle is first
+  taken for jitter (two calls arriving a few milliseconds closer than they left, so the token
+  came just after the call): the call is sent again at once, a tenth of an interval after it
+  left, ahead of the queue (`TokenBucket.retry_at_once`), and costs that tenth instead of a
+  whole slot. Only when that retry is throttled too does the rate drop.
 - A lone throttle among many successes is jitter, not another writer: it costs a small
   decrease, recovered in a few successes.
 - Against another writer on a burst-1 bucket, the chance of a throttle barely depends on our

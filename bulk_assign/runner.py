@@ -222,12 +222,13 @@ class Runner:
         self.guard.write_succeeded()
 
     def _write_throttled(self, *, at_once_retry: bool, may_retry_at_once: bool) -> bool:
-        """A write was throttled. True: this thread sends it again at once. A row's first
-        throttle is taken for arrival jitter (pacer.py); only when the retry at once is
-        throttled too, or cannot be given, does the throttle count: the pace drops and the
-        share controller looks for another writer."""
+        """A write was throttled. True: this thread sends it again at once. While nothing
+        suggests another writer, a row's first throttle is taken for arrival jitter (pacer.py);
+        only when the retry at once is throttled too, or is not given, does the throttle count:
+        the pace drops and the share controller looks for another writer."""
         self.guard.write_throttled()
-        if not at_once_retry and may_retry_at_once and self.pacer.writes.retry_at_once():
+        if (not at_once_retry and may_retry_at_once and self.sharing.alone
+                and self.pacer.writes.retry_at_once()):
             return True
         self.pacer.throttled()
         self.sharing.throttled()

@@ -248,6 +248,7 @@ class ShareController:
     def __init__(self, pacer: Pacer, *, quota: float, explicit: bool, others_seen: bool = True,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._pacer = pacer
+        self._others_seen = others_seen
         self._threshold = CONTENTION_THROTTLES if others_seen else CONTENTION_THROTTLES_ALONE
         #: Climbing from a start below the plan (SharePlan.start): the bucket has room to spare
         #: for everyone then, so a single throttle already shows the others.
@@ -264,6 +265,13 @@ class ShareController:
     @property
     def holding(self) -> bool:
         return self._hold_until is not None
+
+    @property
+    def alone(self) -> bool:
+        """Nothing suggests another writer: the look-back saw none and no hold is on. Only then
+        is a throttle taken for jitter and its write sent again at once (runner.py): with
+        another writer there, that retry would take the token after the one it just took."""
+        return not self._others_seen and self._hold_until is None
 
     def throttled(self) -> None:
         with self._lock:

@@ -155,6 +155,24 @@ def test_a_run_alone_needs_more_throttles_before_it_holds() -> None:
     assert share.holding
 
 
+def test_a_throttle_is_taken_for_jitter_only_while_nothing_shows_another_writer() -> None:
+    """Alone: a throttle's write may go again at once. Not when the look-back saw others, nor
+    while throttles hold the pace: that retry would take the token after the one they took."""
+    clock = FakeClock()
+    pacer = Pacer(max_tps=10.0, read_tps=10.0, clock=clock.now, sleep=clock.sleep)
+    seen = ShareController(pacer, quota=10.0, explicit=False, others_seen=True, clock=clock.now)
+    assert not seen.alone
+    share = ShareController(pacer, quota=10.0, explicit=False, others_seen=False,
+                            clock=clock.now)
+    assert share.alone
+    while not share.holding:
+        _both(pacer, share, throttled=True)
+    assert not share.alone
+    clock.t += HOLD_SECONDS + 1
+    _both(pacer, share, throttled=False)
+    assert not share.holding and share.alone
+
+
 def test_while_climbing_from_its_start_one_throttle_holds_the_pace() -> None:
     """Below the plan the bucket has tokens to spare, so a throttle there is the others, not
     the run: it holds at once. At the plan, one throttle is jitter and two are needed."""
