@@ -180,8 +180,9 @@ class RowAssigner:
             raise
         except Exception as exc:
             self._call_failed(exc, job, write=True)
-            row.ambiguous = classify(exc) is Kind.AMBIGUOUS
-            if classify(exc) is Kind.THROTTLED:
+            kind = classify(exc)
+            row.ambiguous = kind is Kind.AMBIGUOUS
+            if kind is Kind.THROTTLED:
                 self._write_throttled(row)
             raise
         self._guard.call_answered()
