@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 CATALOG ?= Sandbox
 ARGS   ?=
 
-.PHONY: install validate assign resume demo emulator test test-deep bench lint clean help
+.PHONY: install validate assign resume demo emulator test test-deep bench bench-full lint clean help
 
 help:
 	@echo "make demo                          set up, start the local emulator, run the sample"
@@ -14,7 +14,8 @@ help:
 	@echo "make validate FILE=sheet.xlsx      check a sheet offline (CATALOG=Sandbox|AWS optional)"
 	@echo "make assign FILE=sheet.xlsx CATALOG=Sandbox [ARGS='--profile P']"
 	@echo "make resume RUN=runs/<folder>      finish an interrupted run"
-	@echo "make bench | lint | clean"
+	@echo "make bench                         benchmarks, about 15 min (bench-full: about 43 min)"
+	@echo "make lint | clean"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +50,10 @@ test-deep: $(STAMP)
 	HYPOTHESIS_PROFILE=deep $(BIN)/pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(ARGS)
+
+bench-full: $(STAMP)
+	$(BIN)/python -m benchmarks --full $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check bulk_assign tests benchmarks
