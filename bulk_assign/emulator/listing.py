@@ -118,7 +118,7 @@ def _checks(params: dict[str, Any]) -> Iterable[Check]:
     reviews = set(params.get("LifeCycleReviewStatus") or ())
     if reviews:
         yield lambda o: o.review_status in reviews
-    # Exact names, compared ignoring case (the documentation does not say; see README).
+    # Exact names, compared ignoring case (the documentation does not say; see docs/emulator.md).
     companies = {name.casefold() for name in params.get("CustomerCompanyName") or ()}
     if companies:
         yield lambda o: o.company.casefold() in companies

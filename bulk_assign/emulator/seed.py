@@ -45,7 +45,7 @@ def load_seed(path: str | Path | None = None) -> Seed:
 
 
 def check_seed(data: Any, *, source: str = "seed") -> None:
-    """Raise ValueError if ``data`` is not a seed document (see the README's seed format)."""
+    """Raise ValueError if ``data`` is not a seed document (the format: docs/emulator.md)."""
 
     def fail(message: str) -> ValueError:
         return ValueError(f"{source}: {message}")
