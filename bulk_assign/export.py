@@ -39,7 +39,7 @@ from bulk_assign.report import write_csv
 from bulk_assign.results import Contact
 from bulk_assign.retry import error_code
 from bulk_assign.rules import SERVICE
-from bulk_assign.runfolder import atomic_binary, atomic_text, open_private_append
+from bulk_assign.runfolder import atomic_binary, atomic_text, open_private_append, sha256_of
 from bulk_assign.workbook import write_table_workbook
 
 #: ListOpportunities' page size cap: 5,000 opportunities cost 50 list reads.
@@ -221,7 +221,8 @@ class PartialFile:
     A line holds the catalog, the identifier, the listing's LastModifiedDate, what the read
     gave (or `missing` when the opportunity is gone) and `export`, the key of the export that
     read it (`ExportFilters.key`): an export of other filters or another catalog into the same
-    file reuses what still stands but never removes the others' lines. Thread-safe appends.
+    file reuses what still stands but never removes the others' lines. A complete export notes
+    the output it wrote (`wrote`) before it drops its lines. Thread-safe appends.
     """
 
     def __init__(self, path: Path, *, export: str | None = None) -> None:
@@ -247,9 +248,22 @@ class PartialFile:
                     continue  # the line a kill cut short
         return done
 
-    def holds_this_export(self) -> bool:
-        """Whether this export read into the file: its output, if any, is not finished."""
-        return any(record.get("export") == self.export for record in self._records())
+    def wrote(self, out: Path) -> None:
+        """Note that this export wrote `out` (as it is now): until `remove`, a stop leaves `out`
+        this export's own, unfinished output, which the same export may write again."""
+        record = {"export": self.export, "wrote": sha256_of(out)}
+        with self._lock:
+            if self._fh is None:
+                self._fh = _open_append(self.path)
+            self._fh.write(json.dumps(record) + "\n")
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def owns(self, out: Path) -> bool:
+        """Whether `out`, as it is now, is what this export wrote before a stop (see `wrote`)."""
+        marks = {r.get("wrote") for r in self._records() if r.get("export") == self.export}
+        marks.discard(None)
+        return bool(marks) and out.is_file() and sha256_of(out) in marks
 
     def _records(self) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -392,15 +406,15 @@ def _cells(contact: Contact | None) -> list[str]:
 
 def check_out(out: Path, *, force: bool = False, partial: PartialFile | None = None) -> None:
     """Refuse an `--out` that cannot be written, or one that exists (it may hold the user's
-    edits) unless `force` or it is this export's own output, written before a stop left its
-    reads unfinished in `partial`."""
+    edits) unless `force` or it is this export's own output, written just before a stop kept
+    its `partial` file (`PartialFile.owns`)."""
     if out.suffix.lower() not in FORMATS:
         raise UsageError(f"--out {out}: name a .csv or .xlsx file.")
     if not out.parent.is_dir():
         raise UsageError(f"--out {out}: folder {out.parent} does not exist; create it first.")
     if out.is_dir():
         raise UsageError(f"--out {out}: is a folder; name a .csv or .xlsx file.")
-    if out.exists() and not force and not (partial is not None and partial.holds_this_export()):
+    if out.exists() and not force and not (partial is not None and partial.owns(out)):
         raise UsageError(f"--out {out}: already exists and may hold edits; name another file, "
                          "or pass --force to replace it; nothing was read.")
 

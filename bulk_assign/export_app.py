@@ -173,6 +173,7 @@ def run_export(settings: ExportSettings, *, out: Path, quiet: bool, stdout: Text
         return ExportResult(EXIT_ROWS_FAILED)
     rows = got.rows(targets, filters)
     write_export(export_frame(rows, assignee=assignee), out)
+    partial.wrote(out)
     partial.remove()
     gone = f"; {got.missing} listed but gone when read" if got.missing else ""
     print(f"Export complete: {len(rows)} opportunit{'y' if len(rows) == 1 else 'ies'} "
