@@ -76,10 +76,19 @@ def test_transfer_dry_run_exports_and_plans_and_writes_nothing(
     emu: Emulator, tmp_path: Path
 ) -> None:
     folder = tmp_path / "t"
-    assert cli.main(_transfer_args(emu, folder, "--dry-run")) == 0
+    assert cli.main(_transfer_args(emu, folder, "--dry-run", "--share", "0.5", "--window",
+                                   "22:00-06:00", "--wait", "--account-tps", "2",
+                                   "--timeout", "12", "--workers", "3")) == 0
     assert calls(emu.state(), "AssignOpportunity") == []
     assert {r["status"] for r in read_results(folder)} == {"DRY_RUN"}
     assert len(read_results(folder)) == len(_theirs(emu))
+    recorded = json.loads((folder / "run.json").read_text(encoding="utf-8"))["settings"]
+    assert {k: recorded[k] for k in ("dry_run", "share", "window", "wait", "account_tps",
+                                     "read_timeout", "workers", "max_tps", "read_tps",
+                                     "lookback_seconds")} == {
+        "dry_run": True, "share": 0.5, "window": "22:00-06:00", "wait": True,
+        "account_tps": 2.0, "read_timeout": 12.0, "workers": 3, "max_tps": 40.0,
+        "read_tps": 200.0, "lookback_seconds": 0.0}
 
 
 def test_transfer_with_an_empty_filter_is_refused_before_any_call(
