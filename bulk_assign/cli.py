@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, TypeAlias, TypeVar
 
-from bulk_assign import __version__, app, template
+from bulk_assign import __version__, app, fields, template
 from bulk_assign.budget import Window
 from bulk_assign.console import interrupt_on_signals
 from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError, UsageError
 from bulk_assign.results import Contact
-from bulk_assign.rules import CATALOGS, OWNER_TITLE, canonical_catalog
+from bulk_assign.rules import CATALOGS, OWNER_TITLE, canonical_catalog, field_rules
 from bulk_assign.settings import OUTPUT_FORMATS, RunSettings, default
 
 T = TypeVar("T")
@@ -139,9 +139,6 @@ def _file(value: str) -> Path:
 
 def _email(value: str) -> str:
     """An email address as AssignOpportunity's model has it (botocore's own pattern)."""
-    from bulk_assign import fields
-    from bulk_assign.rules import field_rules
-
     rule = field_rules().get(fields.EMAIL)
     if not value.strip():
         raise argparse.ArgumentTypeError("is empty; give an email address")

@@ -91,6 +91,20 @@ def test_transfer_dry_run_exports_and_plans_and_writes_nothing(
         "read_tps": 200.0, "lookback_seconds": 0.0}
 
 
+def test_a_stopped_transfer_export_continues_with_its_own_out(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    folder = tmp_path / "t"
+    emu.configure(reject_credentials_after=10)
+    assert cli.main(_transfer_args(emu, folder)) == 3
+    assert not (folder / "input.csv").exists()
+    emu.configure(reject_credentials_after=None)
+    assert cli.main(_transfer_args(emu, folder)) == 0
+    gets = [c for c in calls(emu.state(), "GetOpportunity") if c["outcome"] == "ok"]
+    assert len({c["identifier"] for c in gets}) == 40
+    assert {r["status"] for r in read_results(folder)} == {"SUCCEEDED"}
+
+
 def test_transfer_with_an_empty_filter_is_refused_before_any_call(
     emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
