@@ -147,6 +147,16 @@ def _email(value: str) -> str:
     return value.strip()
 
 
+def _phone(value: str) -> str:
+    """Blank (no phone), or one the API takes once normalised, as a sheet's Phone cell."""
+    from bulk_assign.validator import phone_problem  # pandas: only when a phone is given
+
+    problem = phone_problem(value) if value.strip() else None
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{value!r}: {problem}")
+    return value
+
+
 def _positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -435,7 +445,8 @@ def _add_transfer(commands: _Commands) -> None:
                           help="the BusinessTitle sent (default %(default)s, the API's value "
                           "for the owner; any other title would not change the owner, so those "
                           "rows come out INVALID)")
-    transfer.add_argument("--phone", default="", metavar="P", help="the new owner's phone")
+    transfer.add_argument("--phone", type=_phone, default="", metavar="P",
+                          help="the new owner's phone")
     transfer.add_argument("--out", type=_file, metavar="DIR", help="the run folder (default: "
                           "runs/transfer-<UTC time>/); give it again to continue an export")
     transfer.add_argument("--dry-run", action="store_true",

@@ -52,7 +52,7 @@ SAMPLES = {
     "--catalog": "AWS", "--window": "22:00-06:00", "--stage": "Qualified",
     "--modified-since": "2026-07-01", "--owner": "cy@example.com", "--from": "cy@example.com",
     "--to": "dee@example.com", "--region": "eu-west-1", "--endpoint-url": "http://127.0.0.1:9",
-    "--share": "0.5", "--out": "other.csv", "--sheet": "Data",
+    "--share": "0.5", "--out": "other.csv", "--sheet": "Data", "--phone": "+15550100199",
 }
 #: Where an option shows when the settings field has another name than the option's dest
 #: (besides cli's own table of renamed options).
@@ -204,6 +204,7 @@ BAD_VALUES = [
     ("--owner", ""), ("--owner", "ana"), ("--stage", " "), ("--modified-since", ""),
     ("--ids", ""), ("--from", "ana"), ("--to", ""), ("--first-name", " "),
     ("--last-name", ""), ("--title", ""), ("--out", ""), ("--hidden-rows", "maybe"),
+    ("--phone", "5550100199"), ("--phone", "+44 (0)20 7946 0000"),
 ]
 
 
