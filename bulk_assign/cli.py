@@ -142,9 +142,17 @@ def _email(value: str) -> str:
     rule = field_rules().get(fields.EMAIL)
     if not value.strip():
         raise argparse.ArgumentTypeError("is empty; give an email address")
-    if rule is not None and not rule.pattern.fullmatch(value.strip()):
+    if rule is not None and not rule.pattern.fullmatch(value.strip().lower()):
         raise argparse.ArgumentTypeError(f"{value!r} is not an email address")
     return value.strip()
+
+
+def _name(value: str) -> str:
+    """A first or last name: not blank, and no longer than the model allows."""
+    rule = field_rules().get(fields.FIRST_NAME)
+    if rule is not None and not rule.pattern.fullmatch(_text(value).strip()):
+        raise argparse.ArgumentTypeError(f"is longer than {rule.max_length} characters")
+    return value
 
 
 def _phone(value: str) -> str:
@@ -439,8 +447,8 @@ def _add_transfer(commands: _Commands) -> None:
                           metavar="EMAIL", help="the current owner")
     transfer.add_argument("--to", dest="to_email", type=_email, required=True, metavar="EMAIL",
                           help="the new owner")
-    transfer.add_argument("--first-name", type=_text, required=True, metavar="F")
-    transfer.add_argument("--last-name", type=_text, required=True, metavar="L")
+    transfer.add_argument("--first-name", type=_name, required=True, metavar="F")
+    transfer.add_argument("--last-name", type=_name, required=True, metavar="L")
     transfer.add_argument("--title", type=_text, default=OWNER_TITLE, metavar="T",
                           help="the BusinessTitle sent (default %(default)s, the API's value "
                           "for the owner; any other title would not change the owner, so those "

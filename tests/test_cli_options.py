@@ -50,7 +50,7 @@ REQUIRED = {
 #: A value for options that the generic "7" does not fit.
 SAMPLES = {
     "--catalog": "AWS", "--window": "22:00-06:00", "--stage": "Qualified",
-    "--modified-since": "2026-07-01", "--owner": "cy@example.com", "--from": "cy@example.com",
+    "--modified-since": "2026-07-01", "--owner": "Cy@Example.com", "--from": "cy@example.com",
     "--to": "dee@example.com", "--region": "eu-west-1", "--endpoint-url": "http://127.0.0.1:9",
     "--share": "0.5", "--out": "other.csv", "--sheet": "Data", "--phone": "+15550100199",
 }
@@ -205,6 +205,7 @@ BAD_VALUES = [
     ("--ids", ""), ("--from", "ana"), ("--to", ""), ("--first-name", " "),
     ("--last-name", ""), ("--title", ""), ("--out", ""), ("--hidden-rows", "maybe"),
     ("--phone", "5550100199"), ("--phone", "+44 (0)20 7946 0000"),
+    ("--last-name", "x" * 81),
 ]
 
 
