@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import logging
+import math
+import operator
 import sys
 import textwrap
+import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
-from bulk_assign import __version__, app, template
+from bulk_assign import __version__, app, fields, template
 from bulk_assign.budget import Window
 from bulk_assign.console import interrupt_on_signals
-from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError
+from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError, UsageError
 from bulk_assign.results import Contact
-from bulk_assign.rules import CATALOGS, OWNER_TITLE, canonical_catalog
+from bulk_assign.rules import CATALOGS, OWNER_TITLE, canonical_catalog, field_rules
 from bulk_assign.settings import OUTPUT_FORMATS, RunSettings, default
+
+T = TypeVar("T")
 
 _EPILOG_MAIN = """\
 commands in the order you use them:
@@ -51,14 +58,111 @@ def _catalog(value: str) -> str:
     raise argparse.ArgumentTypeError(f"must be {' or '.join(CATALOGS)}, not {value!r}")
 
 
-def _positive_float(value: str) -> float:
+def _number(value: str) -> float:
     try:
         number = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {value}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = _number(value)
     if not number > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, not {value}")
     return number
+
+
+def _share(value: str) -> float:
+    number = _number(value)
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 1 (the whole quota), "
+                                         f"not {value}")
+    return number
+
+
+def _minutes(value: str) -> float:
+    """A look-back: what the account's other writers did in the quota's own 24 h at most."""
+    number = _number(value)
+    if not 0 <= number <= 24 * 60:
+        raise argparse.ArgumentTypeError(f"must be 0 to 1440 minutes (24 h), not {value}")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = _positive_float(value)
+    if number > 3600:
+        raise argparse.ArgumentTypeError(f"must be at most 3600 seconds, not {value}")
+    return number
+
+
+def _region(value: str) -> str:
+    from botocore.exceptions import InvalidRegionError
+    from botocore.utils import validate_region_name
+
+    try:
+        validate_region_name(_text(value))
+    except InvalidRegionError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a region name, e.g. us-east-1"
+                                         ) from None
+    return value
+
+
+def _url(value: str) -> str:
+    parts = urllib.parse.urlsplit(_text(value).strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http:// or https:// URL")
+    return value.strip()
+
+
+def _window(value: str) -> str:
+    try:
+        Window.parse(value)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(
+            exc.message.removeprefix(f"--window {value!r}: ")) from None
+    return value
+
+
+def _text(value: str) -> str:
+    """A value that must say something: an empty shell variable is a mistake, not "any"."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("is empty; give a value")
+    return value
+
+
+def _file(value: str) -> Path:
+    return Path(_text(value))
+
+
+def _email(value: str) -> str:
+    """An email address as AssignOpportunity's model has it (botocore's own pattern)."""
+    rule = field_rules().get(fields.EMAIL)
+    if not value.strip():
+        raise argparse.ArgumentTypeError("is empty; give an email address")
+    if rule is not None and not rule.pattern.fullmatch(value.strip().lower()):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an email address")
+    return value.strip()
+
+
+def _name(value: str) -> str:
+    """A first or last name: not blank, and no longer than the model allows."""
+    rule = field_rules().get(fields.FIRST_NAME)
+    if rule is not None and not rule.pattern.fullmatch(_text(value).strip()):
+        raise argparse.ArgumentTypeError(f"is longer than {rule.max_length} characters")
+    return value
+
+
+def _phone(value: str) -> str:
+    """Blank (no phone), or one the API takes once normalised, as a sheet's Phone cell."""
+    from bulk_assign.validator import phone_problem  # pandas: only when a phone is given
+
+    problem = phone_problem(value) if value.strip() else None
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{value!r}: {problem}")
+    return value
 
 
 def _positive_int(value: str) -> int:
@@ -76,7 +180,7 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                         ".xlsx or .xlsm realignment sheet")
     parser.add_argument("--sheet", metavar="S", help="Excel sheet name, or its position from 1 "
                         "(default: the first sheet)")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="folder for the run's files "
+    parser.add_argument("--out", type=_file, metavar="DIR", help="folder for the run's files "
                         "(default: runs/<input name>-<UTC time>/)")
     parser.add_argument("--allow-other-titles", action="store_true",
                         help="send a BusinessTitle column's other titles as they are (that "
@@ -159,9 +263,9 @@ def _add_run(commands: _Commands) -> None:
                      "that the service can be reached and holds the first opportunities)")
     _add_pacing_options(run)
     run.add_argument("--profile", metavar="P", help="AWS profile (default: the standard chain)")
-    run.add_argument("--region", default=default("region"),
+    run.add_argument("--region", type=_region, default=default("region"),
                      help="AWS region of the API (default %(default)s)")
-    run.add_argument("--endpoint-url", metavar="URL",
+    run.add_argument("--endpoint-url", type=_url, metavar="URL",
                      help="API endpoint (default: AWS, or "
                      "$AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING)")
     run.add_argument("--no-snapshot", action="store_true",
@@ -187,7 +291,7 @@ def _add_pacing_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--max-attempts", type=_positive_int, default=default("max_attempts"),
                      metavar="N", help="attempts per row for throttling, 5xx and network errors "
                      "(default %(default)s)")
-    run.add_argument("--timeout", type=_positive_float, default=default("read_timeout"),
+    run.add_argument("--timeout", type=_seconds, default=default("read_timeout"),
                      metavar="SECONDS", help="read timeout per call (default %(default)s)")
     _add_sharing_options(run)
     run.add_argument("--quota-wait", type=_positive_float,
@@ -197,11 +301,11 @@ def _add_pacing_options(run: argparse.ArgumentParser) -> None:
 
 
 def _add_sharing_options(run: argparse.ArgumentParser) -> None:
-    run.add_argument("--share", type=_positive_float, metavar="F",
+    run.add_argument("--share", type=_share, metavar="F",
                      help="take this share of the account's write quota (0-1] whatever its "
                      "other writers (CRM integrations) do (default: leave them what the "
                      "look-back saw them use, and less when throttles show them)")
-    run.add_argument("--lookback", type=float, default=default("lookback_seconds") / 60,
+    run.add_argument("--lookback", type=_minutes, default=default("lookback_seconds") / 60,
                      metavar="MINUTES", help="how far back to look for the account's other "
                      "writes before the run (default %(default)g; 0: do not look)")
     run.add_argument("--account-tps", type=_positive_float, default=default("account_tps"),
@@ -210,7 +314,7 @@ def _add_sharing_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--daily-budget", type=_positive_int, default=default("daily_budget"),
                      metavar="N", help="the most writes this run and its resumes send in any "
                      "rolling 24 h (default %(default)s of the account's 10,000)")
-    run.add_argument("--window", metavar="HH:MM-HH:MM",
+    run.add_argument("--window", type=_window, metavar="HH:MM-HH:MM",
                      help="write only inside these local hours (may cross midnight, e.g. "
                      "22:00-06:00); outside them the run waits")
     run.add_argument("--wait", action="store_true",
@@ -244,11 +348,12 @@ def _add_resume(commands: _Commands) -> None:
     )
     resume.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run folder")
     resume.add_argument("--profile", metavar="P", help="AWS profile (default: the run's)")
-    resume.add_argument("--endpoint-url", metavar="URL", help="API endpoint (default: the run's)")
+    resume.add_argument("--endpoint-url", type=_url, metavar="URL",
+                        help="API endpoint (default: the run's)")
     resume.add_argument("--yes", action="store_true",
                         help="do not ask for confirmation with --catalog AWS")
     resume.add_argument("--quiet", action="store_true", help="no progress bar")
-    resume.add_argument("--wait", action="store_true",
+    resume.add_argument("--wait", action="store_true", default=None,
                         help="wait for the budget, the daily quota or an outage instead of "
                         "stopping (this time)")
 
@@ -269,27 +374,33 @@ def _add_template(commands: _Commands) -> None:
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", metavar="P", help="AWS profile (default: the standard "
                         "chain)")
-    parser.add_argument("--region", default=default("region"),
+    parser.add_argument("--region", type=_region, default=default("region"),
                         help="AWS region of the API (default %(default)s)")
-    parser.add_argument("--endpoint-url", metavar="URL",
+    parser.add_argument("--endpoint-url", type=_url, metavar="URL",
                         help="API endpoint (default: AWS, or "
                         "$AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING)")
 
 
 def _add_export_filters(parser: argparse.ArgumentParser, *, owner: bool) -> None:
     if owner:
-        parser.add_argument("--owner", action="append", default=[], metavar="EMAIL",
+        parser.add_argument("--owner", action="append", default=[], type=_email,
+                            metavar="EMAIL",
                             help="only opportunities this person owns now (repeatable; "
                             "matched after the read)")
-    parser.add_argument("--stage", action="append", default=[], metavar="S",
+    parser.add_argument("--stage", action="append", default=[], type=_text, metavar="S",
                         help="only this LifeCycleStage, e.g. Prospect, Qualified, 'Closed "
                         "Lost' (repeatable)")
-    parser.add_argument("--customer", action="append", default=[], metavar="NAME",
+    parser.add_argument("--customer", action="append", default=[], type=_text,
+                        metavar="NAME",
                         help="only this customer company name, exact, any case (repeatable)")
-    parser.add_argument("--modified-since", metavar="DATE",
+    parser.add_argument("--modified-since", type=_text, metavar="DATE",
                         help="only opportunities modified on or after DATE (2026-07-01, UTC)")
-    parser.add_argument("--ids", type=Path, metavar="FILE",
+    parser.add_argument("--ids", type=_file, metavar="FILE",
                         help="only the opportunities of this sheet's Identifier column")
+    parser.add_argument("--hidden-rows", choices=("send", "skip"),
+                        help="rows of the --ids sheet hidden in Excel (filtered out or by "
+                        "hand): skip their ids or use them too (default: refuse the sheet, "
+                        "nothing read)")
 
 
 def _add_export(commands: _Commands) -> None:
@@ -310,10 +421,13 @@ def _add_export(commands: _Commands) -> None:
         "(credentials, read quota), 130 interrupted (not complete in every case but 0)",
     )
     export.add_argument("--catalog", type=_catalog, required=True, metavar="{AWS,Sandbox}")
-    export.add_argument("--out", type=Path, required=True, metavar="FILE",
+    export.add_argument("--out", type=_file, required=True, metavar="FILE",
                         help="the .csv or .xlsx file to write (when complete)")
     _add_export_filters(export, owner=True)
     _add_connection_options(export)
+    export.add_argument("--force", action="store_true",
+                        help="replace --out when it exists (by default an existing file, "
+                        "perhaps edited since, is never overwritten)")
     export.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -329,19 +443,24 @@ def _add_transfer(commands: _Commands) -> None:
         "--to bo@example.com --first-name Bo --last-name Berg\n\nexit codes: as for run",
     )
     transfer.add_argument("--catalog", type=_catalog, required=True, metavar="{AWS,Sandbox}")
-    transfer.add_argument("--from", dest="from_email", required=True, metavar="EMAIL",
-                          help="the current owner")
-    transfer.add_argument("--to", dest="to_email", required=True, metavar="EMAIL",
+    transfer.add_argument("--from", dest="from_email", type=_email, required=True,
+                          metavar="EMAIL", help="the current owner")
+    transfer.add_argument("--to", dest="to_email", type=_email, required=True, metavar="EMAIL",
                           help="the new owner")
-    transfer.add_argument("--first-name", required=True, metavar="F")
-    transfer.add_argument("--last-name", required=True, metavar="L")
-    transfer.add_argument("--title", default=OWNER_TITLE, metavar="T",
+    transfer.add_argument("--first-name", type=_name, required=True, metavar="F")
+    transfer.add_argument("--last-name", type=_name, required=True, metavar="L")
+    transfer.add_argument("--title", type=_text, default=OWNER_TITLE, metavar="T",
                           help="the BusinessTitle sent (default %(default)s, the API's value "
                           "for the owner; any other title would not change the owner, so those "
                           "rows come out INVALID)")
-    transfer.add_argument("--phone", default="", metavar="P", help="the new owner's phone")
-    transfer.add_argument("--out", type=Path, metavar="DIR", help="the run folder (default: "
+    transfer.add_argument("--phone", type=_phone, default="", metavar="P",
+                          help="the new owner's phone")
+    transfer.add_argument("--out", type=_file, metavar="DIR", help="the run folder (default: "
                           "runs/transfer-<UTC time>/); give it again to continue an export")
+    transfer.add_argument("--dry-run", action="store_true",
+                          help="export and plan, write nothing: rows get DRY_RUN")
+    transfer.add_argument("--format", choices=OUTPUT_FORMATS, dest="output_format",
+                          help="xlsx: also write results.xlsx; csv: CSV files only (default)")
     _add_export_filters(transfer, owner=False)
     _add_pacing_options(transfer)
     _add_connection_options(transfer)
@@ -365,7 +484,8 @@ def _add_verify(commands: _Commands) -> None:
     verify.add_argument("--all", action="store_true", dest="all_rows",
                         help="every valid row of the input, not only those the run changed")
     verify.add_argument("--profile", metavar="P", help="AWS profile (default: the run's)")
-    verify.add_argument("--endpoint-url", metavar="URL", help="API endpoint (default: the run's)")
+    verify.add_argument("--endpoint-url", type=_url, metavar="URL",
+                        help="API endpoint (default: the run's)")
 
 
 def _add_emulator(commands: _Commands) -> None:
@@ -412,57 +532,84 @@ def main(argv: Sequence[str] | None = None, *,
         return EXIT_INTERRUPTED
 
 
+#: Settings fields and command parameters whose option has another name or another unit:
+#: field -> (the option's dest, how its value becomes the field's). Every other option reaches
+#: the field or parameter of its own name, and a test walks the parser to prove it.
+_FROM_OPTION: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
+    "input_path": ("input", Path),
+    "out_dir": ("out", Path),
+    "read_timeout": ("timeout", float),
+    "quota_wait_seconds": ("quota_wait", lambda minutes: minutes * 60),
+    "lookback_seconds": ("lookback", lambda minutes: minutes * 60),
+    "pre_read": ("no_snapshot", operator.not_),
+}
+
+
+def _by_name(args: argparse.Namespace, names: dict[str, bool]) -> dict[str, Any]:
+    """The parsed options for `names` (name -> has a default of its own), by name through
+    `_FROM_OPTION`. An option left out (None) is left to a default the target has."""
+    values = {}
+    for name, has_default in names.items():
+        dest, convert = _FROM_OPTION.get(name, (name, lambda value: value))
+        if not hasattr(args, dest):
+            continue
+        value = getattr(args, dest)
+        if value is None and has_default:
+            continue
+        values[name] = value if value is None else convert(value)
+    return values
+
+
+def settings_from(kind: Callable[..., T], args: argparse.Namespace, **given: Any) -> T:
+    """`kind` (RunSettings, ExportSettings, Contact: a dataclass) from the parsed options, field
+    by field by name; `given` fields come from elsewhere. A value its own checks refuse is a
+    usage error (exit 2), never a traceback.
+
+    >>> args = build_parser().parse_args(["run", "in.csv", "--catalog", "Sandbox",
+    ...                                   "--lookback", "5"])
+    >>> settings_from(RunSettings, args).lookback_seconds
+    300.0
+    """
+    names = {f.name: f.default is not dataclasses.MISSING
+             or f.default_factory is not dataclasses.MISSING
+             for f in dataclasses.fields(kind) if f.init and f.name not in given}  # type: ignore[arg-type]
+    try:
+        return kind(**_by_name(args, names), **given)
+    except ValueError as exc:
+        raise UsageError(f"{_option_named(str(exc))}; nothing was sent.") from None
+
+
+def _option_named(problem: str) -> str:
+    """`share must be ...` -> `--share must be ...`: the user typed options, not fields."""
+    field, _, rest = problem.partition(" ")
+    dest = _FROM_OPTION.get(field, (field, None))[0]
+    return f"--{dest.replace('_', '-')} {rest}"
+
+
+def _call(command: Callable[..., T], args: argparse.Namespace, **given: Any) -> T:
+    """`command` with every parsed option whose name is one of its parameters, by name."""
+    names = {name: param.default is not inspect.Parameter.empty
+             for name, param in inspect.signature(command).parameters.items()
+             if name not in given}
+    return command(**_by_name(args, names), **given)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
-        return app.validate_command(
-            input_path=args.input, catalog=args.catalog, sheet=args.sheet, out=args.out,
-            allow_other_titles=args.allow_other_titles,
-            output_format=args.output_format,
-        )
+        return _call(app.validate_command, args)
     if args.command == "template":
-        path = template.write_template(args.out, xlsx=args.xlsx)
+        path = _call(template.write_template, args)
         print(f"Wrote {path}: fill one row per opportunity, then "
               f"`bulk-assign validate {path}`.")
         return 0
     if args.command == "run":
-        settings = RunSettings(
-            input_path=args.input,
-            catalog=args.catalog,
-            sheet=args.sheet,
-            out_dir=args.out,
-            allow_other_titles=args.allow_other_titles,
-            dry_run=args.dry_run,
-            max_tps=args.max_tps,
-            read_tps=args.read_tps,
-            workers=args.workers,
-            max_attempts=args.max_attempts,
-            read_timeout=args.timeout,
-            quota_wait_seconds=args.quota_wait * 60,
-            wait=args.wait,
-            profile=args.profile,
-            region=args.region,
-            endpoint_url=args.endpoint_url,
-            pre_read=not args.no_snapshot,
-            output_format=args.output_format,
-            hidden_rows=args.hidden_rows,
-            share=args.share,
-            lookback_seconds=max(0.0, args.lookback * 60),
-            account_tps=args.account_tps,
-            daily_budget=args.daily_budget,
-            window=args.window,
-        )
-        if args.window:
-            Window.parse(args.window)  # a bad window is a usage error before anything
-        return app.run_command(settings, yes=args.yes, quiet=args.quiet)
+        return _call(app.run_command, args, settings=settings_from(RunSettings, args))
     if args.command == "resume":
-        return app.resume_command(
-            args.run_dir, profile=args.profile, endpoint_url=args.endpoint_url, yes=args.yes,
-            quiet=args.quiet, wait=args.wait or None,
-        )
+        return _call(app.resume_command, args)
     if args.command == "status":
         from bulk_assign.status import status_command
 
-        return status_command(args.run_dir, stdout=sys.stdout)
+        return _call(status_command, args, stdout=sys.stdout)
     if args.command in ("export", "transfer", "verify"):
         return _dispatch_reads(args)
     if args.command == "emulator":
@@ -476,23 +623,14 @@ def _dispatch_reads(args: argparse.Namespace) -> int:
     from bulk_assign import export_app, transfer, verify
 
     if args.command == "verify":
-        return verify.verify_command(args.run_dir, all_rows=args.all_rows, profile=args.profile,
-                                     endpoint_url=args.endpoint_url)
-    settings = export_app.ExportSettings(
-        catalog=args.catalog, filters=export_app.filters_from(
-            owners=getattr(args, "owner", []), stages=args.stage, customers=args.customer,
-            modified_since=args.modified_since, ids=args.ids),
-        profile=args.profile, region=args.region, endpoint_url=args.endpoint_url,
-    )
+        return _call(verify.verify_command, args)
+    filters = export_app.filters_from(
+        owners=getattr(args, "owner", []), stages=args.stage, customers=args.customer,
+        modified_since=args.modified_since, ids=args.ids, hidden_rows=args.hidden_rows)
+    export = settings_from(export_app.ExportSettings, args, filters=filters)
     if args.command == "export":
-        return export_app.export_command(settings, out=args.out, quiet=args.quiet)
-    run = RunSettings(
-        input_path=Path(), catalog=args.catalog, out_dir=args.out, max_tps=args.max_tps,
-        read_tps=args.read_tps, workers=args.workers, max_attempts=args.max_attempts,
-        read_timeout=args.timeout, quota_wait_seconds=args.quota_wait * 60,
-        profile=args.profile, region=args.region, endpoint_url=args.endpoint_url,
-    )
-    to = Contact(email=args.to_email, first_name=args.first_name, last_name=args.last_name,
-                 business_title=args.title, phone=args.phone)
-    return transfer.transfer_command(settings, run, from_email=args.from_email, to=to,
-                                     yes=args.yes, quiet=args.quiet)
+        return _call(export_app.export_command, args, settings=export)
+    return _call(transfer.transfer_command, args, export=export,
+                 run=settings_from(RunSettings, args, input_path=Path()),
+                 to=settings_from(Contact, args, email=args.to_email,
+                                  business_title=args.title))

@@ -14,6 +14,7 @@ move, and the rest come out UNCHANGED in the run, costing no write.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -38,7 +39,7 @@ from bulk_assign.report import write_csv
 from bulk_assign.results import Contact
 from bulk_assign.retry import error_code
 from bulk_assign.rules import SERVICE
-from bulk_assign.runfolder import atomic_binary, open_private_append
+from bulk_assign.runfolder import atomic_binary, atomic_text, open_private_append, sha256_of
 from bulk_assign.workbook import write_table_workbook
 
 #: ListOpportunities' page size cap: 5,000 opportunities cost 50 list reads.
@@ -112,6 +113,12 @@ class ExportFilters:
         chunks = [self.customers[i : i + MAX_LIST_VALUES]
                   for i in range(0, len(self.customers), MAX_LIST_VALUES)]
         return [{**base, "CustomerCompanyName": list(chunk)} for chunk in chunks]
+
+    def key(self, catalog: str) -> str:
+        """A short name of the export these filters make in `catalog`: it marks the export's
+        lines in a partial file that several exports may share."""
+        text = json.dumps({"catalog": catalog, **asdict(self)}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def keeps(self, opp: Found) -> bool:
         """Checks made after the read: the owner always; the rest too with --ids, whose
@@ -211,12 +218,16 @@ def list_targets(reader: PacedReader, *, catalog: str, filters: ExportFilters
 class PartialFile:
     """`FILE.partial.jsonl`: every opportunity read so far, one fsynced line each.
 
-    A line holds the catalog, the identifier, the listing's LastModifiedDate and what the read
-    gave (or `missing` when the opportunity is gone). Thread-safe appends.
+    A line holds the catalog, the identifier, the listing's LastModifiedDate, what the read
+    gave (or `missing` when the opportunity is gone) and `export`, the key of the export that
+    read it (`ExportFilters.key`): an export of other filters or another catalog into the same
+    file reuses what still stands but never removes the others' lines. A complete export notes
+    the output it wrote (`wrote`) before it drops its lines. Thread-safe appends.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, export: str | None = None) -> None:
         self.path = path
+        self.export = export
         self._lock = threading.Lock()
         self._fh: Any = None
 
@@ -237,9 +248,40 @@ class PartialFile:
                     continue  # the line a kill cut short
         return done
 
+    def wrote(self, out: Path) -> None:
+        """Note that this export wrote `out` (as it is now): until `remove`, a stop leaves `out`
+        this export's own, unfinished output, which the same export may write again."""
+        record = {"export": self.export, "wrote": sha256_of(out)}
+        with self._lock:
+            if self._fh is None:
+                self._fh = _open_append(self.path)
+            self._fh.write(json.dumps(record) + "\n")
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def owns(self, out: Path) -> bool:
+        """Whether `out`, as it is now, is what this export wrote before a stop (see `wrote`)."""
+        marks = {r.get("wrote") for r in self._records() if r.get("export") == self.export}
+        marks.discard(None)
+        return bool(marks) and out.is_file() and sha256_of(out) in marks
+
+    def _records(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        records = []
+        with self.path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # the line a kill cut short
+                if isinstance(record, dict):
+                    records.append(record)
+        return records
+
     def add(self, *, catalog: str, target: Target, found: Found | None) -> None:
         record = {"catalog": catalog, "id": target.identifier, "listed": target.last_modified,
-                  "found": None if found is None else found.to_json()}
+                  "found": None if found is None else found.to_json(), "export": self.export}
         text = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock:
             if self._fh is None:
@@ -255,8 +297,16 @@ class PartialFile:
                 self._fh = None
 
     def remove(self) -> None:
+        """This export is complete: drop its lines, and the file when no other export's remain
+        (a line without `export`, written by an older version, is left to nobody)."""
         self.close()
-        self.path.unlink(missing_ok=True)
+        others = [r for r in self._records()
+                  if r.get("export") is not None and r.get("export") != self.export]
+        if not others:
+            self.path.unlink(missing_ok=True)
+            return
+        with atomic_text(self.path) as fh:
+            fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in others)
 
 
 def _open_append(path: Path) -> Any:
@@ -354,11 +404,19 @@ def _cells(contact: Contact | None) -> list[str]:
             contact.phone]
 
 
-def check_out(out: Path) -> None:
+def check_out(out: Path, *, force: bool = False, partial: PartialFile | None = None) -> None:
+    """Refuse an `--out` that cannot be written, or one that exists (it may hold the user's
+    edits) unless `force` or it is this export's own output, written just before a stop kept
+    its `partial` file (`PartialFile.owns`)."""
     if out.suffix.lower() not in FORMATS:
         raise UsageError(f"--out {out}: name a .csv or .xlsx file.")
     if not out.parent.is_dir():
         raise UsageError(f"--out {out}: folder {out.parent} does not exist; create it first.")
+    if out.is_dir():
+        raise UsageError(f"--out {out}: is a folder; name a .csv or .xlsx file.")
+    if out.exists() and not force and not (partial is not None and partial.owns(out)):
+        raise UsageError(f"--out {out}: already exists and may hold edits; name another file, "
+                         "or pass --force to replace it; nothing was read.")
 
 
 def write_export(frame: pd.DataFrame, out: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from bulk_assign import fields
+from bulk_assign import fields, hidden
 from bulk_assign.console import stop_on_signals
 from bulk_assign.errors import (
     EXIT_ABORTED,
@@ -49,7 +49,7 @@ from bulk_assign.reads import (
 from bulk_assign.results import Contact
 from bulk_assign.retry import error_code, error_message
 from bulk_assign.rules import field_rules
-from bulk_assign.settings import RunSettings
+from bulk_assign.settings import RunSettings, default
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,14 @@ class ExportSettings:
     read_tps: float = DEFAULT_READ_TPS
     workers: int = DEFAULT_READ_WORKERS
     max_attempts: int = 8
+    read_timeout: float = default("read_timeout")
 
     def client_settings(self, out: Path) -> RunSettings:
         """The client's settings, in the form `client.make_client` takes."""
         return RunSettings(input_path=out, catalog=self.catalog, profile=self.profile,
                            region=self.region, endpoint_url=self.endpoint_url,
-                           read_tps=self.read_tps, max_attempts=self.max_attempts)
+                           read_tps=self.read_tps, max_attempts=self.max_attempts,
+                           read_timeout=self.read_timeout)
 
 
 @dataclass(frozen=True)
@@ -81,20 +83,37 @@ class ExportResult:
 
 
 def filters_from(*, owners: list[str], stages: list[str], customers: list[str],
-                 modified_since: str | None, ids: Path | None) -> ExportFilters:
-    """The command line's filters, checked: a bad stage, date or ids sheet is a usage error."""
+                 modified_since: str | None, ids: Path | None,
+                 hidden_rows: str | None = None) -> ExportFilters:
+    """The command line's filters, checked: a bad stage, date or ids sheet is a usage error,
+    and so is an empty value (an empty shell variable would otherwise select everything).
+    `hidden_rows` is `--hidden-rows` for the --ids sheet, as `run` applies it."""
+    for option, values in (("--owner", owners), ("--stage", stages),
+                           ("--customer", customers),
+                           ("--modified-since", [] if modified_since is None
+                            else [modified_since])):
+        if any(not value.strip() for value in values):
+            raise UsageError(f"{option} is empty: give a value or leave {option} out; "
+                             "nothing was read.")
     return ExportFilters(
-        owners=tuple(dict.fromkeys(o.strip().casefold() for o in owners if o.strip())),
+        owners=tuple(dict.fromkeys(o.strip().casefold() for o in owners)),
         stages=tuple(dict.fromkeys(stage_named(s) for s in stages)),
-        customers=tuple(dict.fromkeys(c.strip() for c in customers if c.strip())),
+        customers=tuple(dict.fromkeys(c.strip() for c in customers)),
         modified_since=None if modified_since is None else parse_since(modified_since),
-        ids=() if ids is None else read_ids(ids),
+        ids=() if ids is None else read_ids(ids, hidden_rows=hidden_rows),
     )
 
 
-def read_ids(path: Path) -> tuple[str, ...]:
-    """The Identifier column of a sheet (any sheet the tool reads: a results.csv will do)."""
-    table = read_table(path, required=(fields.IDENTIFIER,))
+def read_ids(path: Path, *, hidden_rows: str | None = None) -> tuple[str, ...]:
+    """The Identifier column of a sheet (any sheet the tool reads: a results.csv will do).
+
+    Rows hidden in Excel follow `run`'s rule: refused unless `hidden_rows` is skip (their ids
+    are left out) or send (used too)."""
+    if not str(path).strip() or path == Path():
+        raise UsageError("--ids is empty: name a sheet with an Identifier column; nothing was "
+                         "read.")
+    table = hidden.visible_ids(read_table(path, required=(fields.IDENTIFIER,)),
+                               choice=hidden_rows)
     values = [v.strip() for v in table.column(fields.IDENTIFIER).astype(str)]
     values = [v[0].upper() + v[1:] if v[:1] == "o" else v for v in values if v]
     rule = field_rules().get(fields.IDENTIFIER)
@@ -107,25 +126,29 @@ def read_ids(path: Path) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-def export_command(settings: ExportSettings, *, out: Path, quiet: bool = False,
-                   stdout: TextIO | None = None) -> int:
-    """`bulk-assign export`: the opportunities and their current owners, as run input."""
-    return run_export(settings, out=out, quiet=quiet, stdout=stdout or sys.stdout).code
+def export_command(settings: ExportSettings, *, out: Path, force: bool = False,
+                   quiet: bool = False, stdout: TextIO | None = None) -> int:
+    """`bulk-assign export`: the opportunities and their current owners, as run input.
+
+    An existing `out` is replaced only with `force` (or when it is this export's own output,
+    left with its reads unfinished)."""
+    return run_export(settings, out=out, force=force, quiet=quiet,
+                      stdout=stdout or sys.stdout).code
 
 
 def run_export(settings: ExportSettings, *, out: Path, quiet: bool, stdout: TextIO,
-               assignee: Contact | None = None, again: str = "run the same command again"
-               ) -> ExportResult:
+               force: bool = False, assignee: Contact | None = None,
+               again: str = "run the same command again") -> ExportResult:
     """List, read (continuing an interrupted export), and write `out` when all is read."""
     from bulk_assign.client import make_client  # boto3 import costs ~0.3 s: only when needed
 
-    check_out(out)
+    filters = settings.filters
+    partial = PartialFile(partial_path(out), export=filters.key(settings.catalog))
+    check_out(out, force=force, partial=partial)
     client = make_client(settings.client_settings(out), pool_size=settings.workers)
     guard = make_guard()
     reader = PacedReader(client, guard, read_tps=settings.read_tps,
                          max_attempts=settings.max_attempts, next_step=again)
-    partial = PartialFile(partial_path(out))
-    filters = settings.filters
     with stop_on_signals(guard, stdout=stdout):
         try:
             with reader.paced():
@@ -150,6 +173,7 @@ def run_export(settings: ExportSettings, *, out: Path, quiet: bool, stdout: Text
         return ExportResult(EXIT_ROWS_FAILED)
     rows = got.rows(targets, filters)
     write_export(export_frame(rows, assignee=assignee), out)
+    partial.wrote(out)
     partial.remove()
     gone = f"; {got.missing} listed but gone when read" if got.missing else ""
     print(f"Export complete: {len(rows)} opportunit{'y' if len(rows) == 1 else 'ies'} "

@@ -118,3 +118,22 @@ def validate_for_run(
         error_class=back(checked.error_class, HIDDEN_ROW),
         error_message=back(checked.error_message, SKIPPED_MESSAGE),
     )
+
+
+def visible_ids(table: InputTable, *, choice: str | None) -> InputTable:
+    """An `--ids` sheet under `run`'s rule: hidden rows (or a hidden Identifier column) refuse
+    the command unless `choice` is skip (those rows' ids are left out) or send (used too)."""
+    where = f"--ids {table.path}: sheet {table.sheet!r}"
+    if table.hidden_columns and choice != SEND:
+        columns = "; ".join(f"{name} in column {col}" for name, col in table.hidden_columns.items())
+        raise UsageError(f"{where} hides the column(s) {columns}; unhide it in Excel and save, "
+                         "or pass --hidden-rows send to use it as it is; nothing was read.")
+    if not table.hidden_rows or choice == SEND:
+        return table
+    if choice == SKIP:
+        return replace(table, frame=table.frame.drop(index=list(table.hidden_rows)))
+    raise UsageError(
+        f"{where} has {len(table.hidden_rows):,} hidden row(s) ({rows_text(table.hidden_rows)}: "
+        "filtered out or hidden by hand); pass --hidden-rows skip to leave their ids out, or "
+        "--hidden-rows send to use them too; nothing was read."
+    )

@@ -3,7 +3,9 @@
 `run` and `resume` hold it from before the journal is opened until they end. The operating
 system drops a `flock` when its process dies, even by `kill -9`, so a lock can never go stale:
 the file may stay behind, holding the last holder's details, but the next process locks it at
-once. The file tells a second process who holds the folder (pid, host, command line, since).
+once. The file tells a second process who holds the folder (pid, host, command, since). The
+command names its options but shows values only of those that cannot name a person (pacing,
+catalog, region...): `transfer --from ... --to ... --first-name ...` leaves no email or name.
 
 `lock_holder(folder)` reads it without taking the lock, for `status`. `transfer` holds the
 folder across its export and the run it starts: `lend_run_folder` lets that inner run use it.
@@ -36,6 +38,16 @@ LOCK_FILE: Final = ".lock"
 #: `lock_holder`'s instant probe and a holder that has not written its details yet, short
 #: enough to be "at once".
 BUSY_GRACE_SECONDS: Final = 0.3
+#: Options whose value the lock file may show: none of them can name a person. Every other value
+#: (emails, names, phones, titles, files and folders, which may be named after people) is `…`.
+SHOWN_VALUES: Final = frozenset({
+    "--catalog", "--max-tps", "--read-tps", "--workers", "--max-attempts", "--timeout",
+    "--share", "--lookback", "--account-tps", "--daily-budget", "--window", "--quota-wait",
+    "--region", "--endpoint-url", "--format", "--hidden-rows",
+})
+HIDDEN_VALUE: Final = "…"
+_OPTION = re.compile(r"--?[A-Za-z][A-Za-z0-9-]*")
+
 #: Filesystem types (as /proc/mounts names them) whose locks other machines may not see.
 NETWORK_FILESYSTEMS: Final = frozenset({
     "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "ceph", "glusterfs", "lustre",
@@ -204,14 +216,37 @@ def _write_holder(fd: int, holder: LockHolder) -> None:
     os.pwrite(fd, (json.dumps(asdict(holder)) + "\n").encode("utf-8"), 0)
 
 
-def _command_line(command: str) -> str:
-    """This process's command line as typed (argv only: no environment, no credentials); a URL's
-    user:password part is masked all the same."""
-    args = sys.argv[1:]
-    if command in args:
-        line = shlex.join(["bulk-assign", *args])
-    else:  # called as a library (or under a test runner): say which command holds it
-        line = f"bulk-assign {command} (in {shlex.join(sys.argv)})"
+def _command_line(command: str, argv: list[str] | None = None) -> str:
+    """This process's command as typed, without a value that may name a person.
+
+    Options are named; a value is shown only for an option in `SHOWN_VALUES` (a URL's
+    user:password part masked all the same), every other value and argument is `…`.
+
+    >>> _command_line("transfer", ["x", "transfer", "--from", "ana@example.com",
+    ...                            "--catalog=Sandbox", "--yes"])
+    'bulk-assign transfer --from … --catalog=Sandbox --yes'
+    """
+    args = (sys.argv if argv is None else argv)[1:]
+    if command not in args:  # called as a library (or under a test runner)
+        return f"bulk-assign {command} (called from Python)"
+    words = ["bulk-assign"]
+    named = False  # the command's name is in `words`
+    shown = False  # the word before was an option whose value may be shown
+    for arg in args:
+        name, equals, value = arg.partition("=")
+        if arg == command and not named:
+            words.append(arg)
+            named, shown = True, False
+        elif _OPTION.fullmatch(arg):
+            words.append(arg)
+            shown = arg in SHOWN_VALUES
+        elif equals and _OPTION.fullmatch(name):
+            words.append(f"{name}={shlex.quote(value) if name in SHOWN_VALUES else HIDDEN_VALUE}")
+            shown = False
+        else:
+            words.append(shlex.quote(arg) if shown else HIDDEN_VALUE)
+            shown = False
+    line = " ".join(words)
     return re.sub(r"(://)[^/@\s]+@", r"\1***@", line)
 
 

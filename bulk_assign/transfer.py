@@ -56,8 +56,9 @@ def _transfer(export: ExportSettings, run: RunSettings, folder: Path, *, from_em
     export = replace(export, filters=replace(export.filters,
                                              owners=(from_email.strip().casefold(),)))
     again = f"run the same transfer again with --out {folder}"
-    result = run_export(export, out=sheet, quiet=quiet, stdout=stdout, assignee=to,
-                        again=again)
+    # The folder is held and holds no run: a sheet in it is this transfer's own, unfinished.
+    result = run_export(export, out=sheet, quiet=quiet, stdout=stdout, force=True,
+                        assignee=to, again=again)
     if result.rows is None:
         return result.code
     rows = result.rows

@@ -502,6 +502,19 @@ def _phone_message(value: str) -> str:
     return _PHONE_TEXT + _excel_hint(value)
 
 
+def phone_problem(value: str) -> str | None:
+    """What is wrong with a phone number as the request would carry it, or None when it may be
+    sent (a command-line phone, checked as a sheet's Phone cell is).
+
+    >>> phone_problem("+1 (555) 010-0199") is None, "no leading +" in phone_problem("555010")
+    (True, True)
+    """
+    rule = field_rules().get(fields.PHONE)
+    if rule is None or rule.pattern.fullmatch(_normalise_phone(value.strip())):
+        return None
+    return _phone_message(value.strip())
+
+
 def _title_message(value: str) -> str:
     return (
         f"BusinessTitle {value!r} is not {OWNER_TITLE}: the assignee would join the team and "

@@ -67,7 +67,7 @@ def test_each_filter_narrows_to_what_the_emulator_holds(
     some = next(iter(opps.values()))
     since = "2024-09-01"
     cutoff = datetime(2024, 9, 1, tzinfo=UTC)
-    ids_sheet = tmp_path / "ids.csv"
+    ids_sheet = tmp_path / "chosen.csv"  # not an export's --out: that is never overwritten
     chosen = [*sorted(opps)[5:12], "O999999999"]  # one unknown: left out, not an error
     ids_sheet.write_text("Opportunity Id\n" + "\n".join(chosen) + "\n", encoding="utf-8")
     cases = {

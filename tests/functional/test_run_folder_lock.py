@@ -86,7 +86,7 @@ def test_a_second_resume_is_refused_at_once_while_the_first_goes_on(
         assert time.monotonic() - t0 < 1.0
         message = refused.value.message
         assert f"pid {first.pid} on {socket.gethostname()}" in message
-        assert f"bulk-assign resume {folder} --quiet" in message
+        assert "bulk-assign resume … --quiet" in message  # no value that may name a person
         assert f"since {holder.since}" in message
 
         # A new run into that folder is refused too, naming the same holder.

@@ -86,6 +86,34 @@ def test_partial_file_survives_a_cut_line(tmp_path: Path) -> None:
     assert PartialFile(partial.path).load("AWS") == {}
 
 
+def test_a_complete_export_drops_only_its_own_reads_and_owns_only_what_it_wrote(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.csv.partial.jsonl"
+    out = tmp_path / "x.csv"
+    keys = {name: filters.key(catalog) for name, filters, catalog in (
+        ("all", ExportFilters(), "Sandbox"), ("prospects", ExportFilters(stages=("Prospect",)),
+                                              "Sandbox"), ("aws", ExportFilters(), "AWS"))}
+    assert len(set(keys.values())) == 3
+    for name, catalog in (("prospects", "Sandbox"), ("aws", "AWS"), ("all", "Sandbox")):
+        stopped = PartialFile(path, export=keys[name])
+        stopped.add(catalog=catalog, target=Target(f"O{len(name)}", "t"), found=None)
+        stopped.close()
+    out.write_text("Identifier\nO1\n", encoding="utf-8")
+    done = PartialFile(path, export=keys["all"])
+    assert not done.owns(out)
+    done.wrote(out)
+    assert done.owns(out) and not PartialFile(path, export=keys["aws"]).owns(out)
+    out.write_text("Identifier\nO2\n", encoding="utf-8")  # edited since: not its own now
+    assert not done.owns(out)
+    done.remove()
+    left = PartialFile(path, export=keys["prospects"])
+    assert set(left.load("Sandbox")) == {"O9"} and set(left.load("AWS")) == {"O3"}
+    left.remove()
+    PartialFile(path, export=keys["aws"]).remove()
+    assert not path.exists()
+
+
 def test_xlsx_export_is_text_cells_in_one_sheet_private_whatever_the_umask(
     tmp_path: Path,
 ) -> None:

@@ -127,7 +127,24 @@ def test_the_command_line_is_recorded_without_url_credentials(
         recorded = json.loads((tmp_path / LOCK_FILE).read_text())
     assert recorded["command"] == held.holder.command
     assert recorded["command"] == (
-        "bulk-assign resume 'runs/a b' --endpoint-url http://***@127.0.0.1:1")
+        "bulk-assign resume … --endpoint-url http://***@127.0.0.1:1")
+
+
+def test_the_command_is_recorded_without_a_value_that_may_name_a_person(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", [
+        "bulk-assign", "transfer", "--catalog", "Sandbox", "--from", "ana.berg@example.com",
+        "--to=bo.lund@example.com", "--first-name", "Bo", "--last-name", "Lund", "--phone",
+        "+15550100199", "--title", "Partner Account Manager", "--out", "runs/ana-berg",
+        "--max-tps", "0.5", "--yes"])
+    with hold_run_folder(tmp_path, command="transfer"):
+        recorded = (tmp_path / LOCK_FILE).read_text(encoding="utf-8")
+    for personal in ("ana", "berg", "bo.lund", "Bo", "Lund", "5550100199", "Partner", "@"):
+        assert personal not in recorded
+    assert json.loads(recorded)["command"] == (
+        "bulk-assign transfer --catalog Sandbox --from … --to=… --first-name … --last-name … "
+        "--phone … --title … --out … --max-tps 0.5 --yes")
 
 
 def test_the_lock_file_is_private_whatever_the_umask(tmp_path: Path) -> None:
