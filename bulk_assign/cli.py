@@ -172,6 +172,18 @@ def _add_run(commands: _Commands) -> None:
     run.add_argument("--hidden-rows", choices=("send", "skip"),
                      help="Excel rows hidden by a filter or by hand: skip them (SKIPPED / "
                      "HiddenRow) or send them too (default: refuse the sheet, nothing sent)")
+    _add_owner_check_option(run)
+    run.add_argument("--from-preview", metavar="DIR",
+                     help="a folder `bulk-assign preview INPUT` wrote: the owners it read are "
+                     "the rows' expected owners, so whatever changed since the sign-off is "
+                     "SKIPPED / OwnerChanged (INPUT must be the file previewed)")
+
+
+def _add_owner_check_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite-changed", action="store_true",
+                        help="write rows whose opportunity someone else owns now (neither the "
+                        "row's expected owner, e.g. Current Email, nor its assignee); without "
+                        "it they are SKIPPED / OwnerChanged and cost no write")
 
 
 def _add_pacing_options(run: argparse.ArgumentParser) -> None:
@@ -344,6 +356,7 @@ def _add_transfer(commands: _Commands) -> None:
                           "runs/transfer-<UTC time>/); give it again to continue an export")
     _add_export_filters(transfer, owner=False)
     _add_pacing_options(transfer)
+    _add_owner_check_option(transfer)
     _add_connection_options(transfer)
     transfer.add_argument("--yes", action="store_true",
                           help="do not ask for confirmation with --catalog AWS")
@@ -450,6 +463,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             account_tps=args.account_tps,
             daily_budget=args.daily_budget,
             window=args.window,
+            overwrite_changed=args.overwrite_changed,
+            from_preview=args.from_preview,
         )
         if args.window:
             Window.parse(args.window)  # a bad window is a usage error before anything
@@ -491,6 +506,7 @@ def _dispatch_reads(args: argparse.Namespace) -> int:
         read_tps=args.read_tps, workers=args.workers, max_attempts=args.max_attempts,
         read_timeout=args.timeout, quota_wait_seconds=args.quota_wait * 60,
         profile=args.profile, region=args.region, endpoint_url=args.endpoint_url,
+        overwrite_changed=args.overwrite_changed,
     )
     to = Contact(email=args.to_email, first_name=args.first_name, last_name=args.last_name,
                  business_title=args.title, phone=args.phone)
