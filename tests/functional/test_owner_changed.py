@@ -1,0 +1,168 @@
+"""Lost updates, end to end against the emulator: an owner who changed after the sheet was made
+(or after the run, for an undo) is left alone, SKIPPED / OwnerChanged, with no write spent."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from functional_support import (
+    Run,
+    calls,
+    fast,
+    generated,
+    owners,
+    read_csv,
+    run,
+    settings,
+)
+
+from bulk_assign import app
+from bulk_assign.emulator import Emulator
+from bulk_assign.export import ExportFilters
+from bulk_assign.export_app import ExportSettings, export_command
+from bulk_assign.results import Contact
+from bulk_assign.transfer import transfer_command
+
+N, USERS = 12, 4
+IDS = [f"O{1_000_000 + i}" for i in range(N)]
+
+
+def _user(k: int) -> str:
+    return f"user{k % USERS}@example.com"
+
+
+def _move(url: str, identifier: str, k: int) -> None:
+    """Another writer (the CRM sync, a colleague in the console) changes the owner."""
+    client = boto3.client("partnercentral-selling", endpoint_url=url, region_name="us-east-1")
+    client.assign_opportunity(Catalog="Sandbox", Identifier=identifier, Assignee={
+        "Email": _user(k), "FirstName": "User", "LastName": f"Number{k % USERS}",
+        "BusinessTitle": "PartnerAccountManager"})
+
+
+def _writes(emu: Emulator, ids: list[str]) -> int:
+    state = emu.state()
+    return sum(len(calls(state, "AssignOpportunity", i)) for i in ids)
+
+
+def _export_and_edit(emu: Emulator, tmp_path: Path, moves: dict[str, int]) -> Path:
+    """The export, with the rows of `moves` given to user k (the rest left as they are)."""
+    book = tmp_path / "book.csv"
+    text = io.StringIO()
+    assert export_command(ExportSettings(catalog="Sandbox", endpoint_url=emu.url,
+                                         read_tps=200.0), out=book, quiet=True, stdout=text) == 0
+    rows = read_csv(book)
+    for line in rows:
+        if line["Identifier"] in moves:
+            k = moves[line["Identifier"]]
+            line.update(Email=_user(k), FirstName="User", LastName=f"Number{k % USERS}")
+    with book.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return book
+
+
+def _by_id(result: Run) -> dict[str, dict[str, str]]:
+    return {r["Identifier"]: r for r in result.results()}
+
+
+@pytest.fixture
+def emu(emulator: Callable[..., Emulator]) -> Emulator:
+    return emulator(generated(N, users=USERS), **fast())
+
+
+def test_changed_owners_are_left_alone_overwritten_on_request_and_undo_respects_later_changes(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    moves = {i: n + 1 for n, i in enumerate(IDS[:8])}  # opportunity n: user n -> user n+1
+    book = _export_and_edit(emu, tmp_path, moves)
+    before = owners(emu.state())
+    changed = IDS[:3]
+    for n, ident in enumerate(changed):
+        _move(emu.url, ident, n + 2)  # a third person: neither Current Email nor the assignee
+    writes_before = _writes(emu, changed)
+
+    first = run(settings(book, emu.url, tmp_path / "run"))
+    assert first.code == 0, first.stdout
+    assert "Owner check: 12 row(s)" in first.stdout
+    rows = _by_id(first)
+    assert {i: (rows[i]["status"], rows[i]["error_class"]) for i in changed} == dict.fromkeys(
+        changed, ("SKIPPED", "OwnerChanged"))
+    assert _writes(emu, changed) == writes_before  # not one write
+    assert {rows[i]["status"] for i in IDS[3:8]} == {"SUCCEEDED"}
+    assert {rows[i]["status"] for i in IDS[8:]} == {"UNCHANGED"}
+    assert f"{_user(2)} (User Number2) owns it now, not {before[IDS[0]]}" in \
+        rows[IDS[0]]["error_message"]
+    failed = read_csv(first.folder / "failed.csv")
+    assert [r["Identifier"] for r in failed] == changed
+    assert {r["error_class"] for r in failed} == {"OwnerChanged"}
+    log = (first.folder / "run.log").read_text(encoding="utf-8")
+    assert "OwnerChanged" in log and "@" not in log and "Number" not in log
+    summary = (first.folder / "summary.json").read_text(encoding="utf-8")
+    assert '"OwnerChanged": 3' in summary
+
+    again = run(settings(book, emu.url, tmp_path / "overwrite", overwrite_changed=True))
+    assert again.code == 0, again.stdout
+    assert "--overwrite-changed: 12 row(s)" in again.stdout
+    rows = _by_id(again)
+    assert {rows[i]["status"] for i in changed} == {"SUCCEEDED"}
+    assert {rows[i]["status"] for i in IDS[3:]} == {"UNCHANGED"}
+    assert {owners(emu.state())[i] for i in changed} == {_user(n + 1) for n in range(3)}
+
+    later = IDS[3:5]  # moved on after the run: the undo must leave them
+    for n, ident in enumerate(later, start=3):
+        _move(emu.url, ident, n + 2)  # neither the owner before the run nor the one it set
+    now = owners(emu.state())
+    undo = run(settings(first.folder / "rollback.csv", emu.url, tmp_path / "undo"))
+    assert undo.code == 0, undo.stdout
+    rows = _by_id(undo)
+    assert {i: rows[i]["error_class"] for i in later} == dict.fromkeys(later, "OwnerChanged")
+    assert {rows[i]["status"] for i in IDS[5:8]} == {"SUCCEEDED"}
+    after = owners(emu.state())
+    assert {i: after[i] for i in later} == {i: now[i] for i in later}
+    assert {i: after[i] for i in IDS[5:8]} == {i: before[i] for i in IDS[5:8]}
+
+
+def test_no_snapshot_turns_the_check_off_and_the_plan_says_so(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    book = _export_and_edit(emu, tmp_path, {IDS[0]: 1})
+    _move(emu.url, IDS[0], 2)
+    result = run(settings(book, emu.url, tmp_path / "run", pre_read=False))
+    assert "Owner check OFF (--no-snapshot" in result.stdout
+    assert _by_id(result)[IDS[0]]["status"] == "SUCCEEDED"
+
+
+def test_transfer_leaves_an_opportunity_that_left_the_from_owner_after_the_export(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = [i for n, i in enumerate(IDS) if n % USERS == 1]
+    moved = mine[0]
+    real_run = app.run_command
+
+    def run_after_a_colleague(*args: Any, **kwargs: Any) -> int:
+        _move(emu.url, moved, 3)  # between the export step and the first write
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(app, "run_command", run_after_a_colleague)
+    folder = tmp_path / "transfer"
+    text = io.StringIO()
+    code = transfer_command(
+        ExportSettings(catalog="Sandbox", endpoint_url=emu.url, read_tps=200.0,
+                       filters=ExportFilters()),
+        settings(Path(), emu.url, folder), from_email=_user(1),
+        to=Contact(_user(2), "User", "Number2", "PartnerAccountManager"),
+        quiet=True, stdout=text, stdin=io.StringIO(""))
+    assert code == 0, text.getvalue()
+    rows = _by_id(Run(code, text.getvalue(), folder))
+    assert (rows[moved]["status"], rows[moved]["error_class"]) == ("SKIPPED", "OwnerChanged")
+    assert {rows[i]["status"] for i in mine[1:]} == {"SUCCEEDED"}
+    after = owners(emu.state())
+    assert after[moved] == _user(3)
+    assert _writes(emu, [moved]) == 1  # the colleague's; none of the transfer's
