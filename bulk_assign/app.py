@@ -142,7 +142,7 @@ def run_command(
     stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
     settings, sources = pinned_connection(settings, os.environ if environ is None else environ)
-    plan = plan_run(settings)
+    plan = with_preview(plan_run(settings))
     # Refusals that need no call come before the look-back's first one.
     try:
         hidden.check(plan.validation.table, choice=settings.hidden_rows)
@@ -208,6 +208,7 @@ def _resume(run_dir: Path, *, profile: str | None, endpoint_url: str | None, yes
             quiet: bool, wait: bool | None, started: datetime, now: Clock, stdout: TextIO,
             stdin: TextIO) -> int:
     plan, record = plan_resume(run_dir, profile=profile, endpoint_url=endpoint_url)
+    plan = with_preview(plan)
     if wait is not None:
         plan = dataclasses.replace(plan, settings=plan.settings.replace(wait=wait))
     print(f"Run folder: {run_dir}", file=stdout)
@@ -218,6 +219,18 @@ def _resume(run_dir: Path, *, profile: str | None, endpoint_url: str | None, yes
     show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout, share=share)
     return execute(plan, run_dir, client=_client(plan.settings), record=record,
                    started=started, now=now, quiet=quiet, stdout=stdout, share=share)
+
+
+def with_preview(plan: RunPlan) -> RunPlan:
+    """With --from-preview, the owners the preview read are the rows' expected owners."""
+    folder = plan.settings.from_preview
+    if folder is None:
+        return plan
+    from bulk_assign.preview import expected_from_preview
+
+    validation = expected_from_preview(plan.validation, Path(folder), sha256=plan.input_sha256,
+                                       catalog=plan.settings.catalog)
+    return dataclasses.replace(plan, validation=validation)
 
 
 def _may_ask(settings: RunSettings, yes: bool, stdin: TextIO) -> bool:

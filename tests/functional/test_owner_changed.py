@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import openpyxl
 import pytest
 from functional_support import (
     Run,
@@ -24,8 +25,10 @@ from functional_support import (
 
 from bulk_assign import app
 from bulk_assign.emulator import Emulator
+from bulk_assign.errors import UsageError
 from bulk_assign.export import ExportFilters
 from bulk_assign.export_app import ExportSettings, export_command
+from bulk_assign.preview_app import preview_command
 from bulk_assign.results import Contact
 from bulk_assign.transfer import transfer_command
 
@@ -166,3 +169,95 @@ def test_transfer_leaves_an_opportunity_that_left_the_from_owner_after_the_expor
     after = owners(emu.state())
     assert after[moved] == _user(3)
     assert _writes(emu, [moved]) == 1  # the colleague's; none of the transfer's
+
+
+# --- the sign-off: preview, then run from it ----------------------------------------------------
+
+
+def _preview(emu: Emulator, book: Path, folder: Path) -> tuple[int, str]:
+    text = io.StringIO()
+    code = preview_command(settings(book, emu.url, folder), quiet=True, stdout=text)
+    return code, text.getvalue()
+
+
+def _with_rows(book: Path, extra: list[dict[str, str]]) -> None:
+    rows = read_csv(book)
+    with book.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows + [{**rows[0], **line} for line in extra])
+
+
+def test_preview_then_run_from_it_catches_what_changed_after_the_sign_off(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    moves = {i: n + 1 for n, i in enumerate(IDS[:6])}
+    book = _export_and_edit(emu, tmp_path, moves)
+    _with_rows(book, [{"Identifier": "O999999999"},  # gone from the catalog
+                      {"Identifier": "O999999998", "Email": "not-an-email"}])
+    _move(emu.url, IDS[0], 2)  # changed after the export, before the preview
+    folder = tmp_path / "preview"
+    code, text = _preview(emu, book, folder)
+    assert code == 1, text  # CHANGED, NOT_FOUND and INVALID rows need a look
+    lines = {r["Identifier"]: r for r in read_csv(folder / "preview.csv")}
+    verdicts = {i: lines[i]["verdict"] for i in lines}
+    assert verdicts[IDS[0]] == "CHANGED" and lines[IDS[0]]["current owner"] == _user(2)
+    assert {verdicts[i] for i in IDS[1:6]} == {"MOVE"}
+    assert {verdicts[i] for i in IDS[6:]} == {"ALREADY"}
+    assert (verdicts["O999999999"], verdicts["O999999998"]) == ("NOT_FOUND", "INVALID")
+    book_file = openpyxl.load_workbook(folder / "preview.xlsx")
+    assert book_file.sheetnames == ["Preview", "By person", "Summary"]
+    assert all(c.value is None or c.data_type == "s"
+               for sheet in book_file for row in sheet.iter_rows() for c in row)
+    people = [[c.value for c in row] for row in book_file["By person"].iter_rows(min_row=2)]
+    *each, total = people
+    assert total[0] == "Total" and total[2] == total[3] == "6"  # five MOVE + one CHANGED
+    assert sum(int(p[2]) for p in each) == sum(int(p[3]) for p in each) == 6
+    assert sum(int(p[4]) for p in each) == 0
+    sizes = [int(p[2]) + int(p[3]) for p in each]
+    assert sizes == sorted(sizes, reverse=True)
+    summary = {r[0].value: r[1].value for r in book_file["Summary"].iter_rows(min_row=2)}
+    assert summary["Writes the run needs (MOVE + CHANGED)"] == "6"
+    assert summary["Share of the run's daily budget (8,000)"] == "0.1%"
+    assert emu.state()["calls"] and not [c for c in calls(emu.state(), "AssignOpportunity")
+                                         if c["identifier"] not in (IDS[0],)]
+
+    after_sign_off = IDS[1:4]
+    for n, ident in enumerate(after_sign_off, start=1):
+        _move(emu.url, ident, n + 2)
+    writes_before = _writes(emu, IDS)
+    result = run(settings(book, emu.url, tmp_path / "run", from_preview=str(folder)))
+    rows = _by_id(result)
+    assert {i: rows[i]["error_class"] for i in after_sign_off} == dict.fromkeys(
+        after_sign_off, "OwnerChanged")
+    assert {rows[i]["status"] for i in (IDS[0], *IDS[4:6])} == {"SUCCEEDED"}
+    assert {rows[i]["status"] for i in IDS[6:]} == {"UNCHANGED"}
+    assert rows["O999999999"]["error_class"] == "ResourceNotFoundException"
+    assert _writes(emu, IDS) - writes_before == 3  # the CHANGED one the approver saw, two MOVE
+    assert owners(emu.state())[IDS[0]] == _user(1)
+
+
+def test_a_stopped_preview_continues_and_a_changed_sheet_is_refused(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    book = _export_and_edit(emu, tmp_path, {IDS[0]: 1})
+    folder = tmp_path / "preview"
+    assert _preview(emu, book, folder)[0] == 0
+    record = folder / "preview.json"
+    record.write_text(record.read_text(encoding="utf-8").replace(
+        '"complete": true', '"complete": false'), encoding="utf-8")
+    reads = folder / "preview_reads.jsonl"
+    reads.write_text("".join(reads.read_text(encoding="utf-8").splitlines(True)[:5]) + '{"cut',
+                     encoding="utf-8")
+    gets = len(calls(emu.state(), "GetOpportunity"))
+    code, text = _preview(emu, book, folder)
+    assert code == 0, text
+    assert "5 read by a stopped preview are kept" in text
+    assert len(calls(emu.state(), "GetOpportunity")) - gets == N - 5
+    assert "--from-preview" in text
+    _with_rows(book, [{"Identifier": IDS[0]}])  # edited after the sign-off
+    out = io.StringIO()
+    with pytest.raises(UsageError, match="changed since the sign-off"):
+        app.run_command(settings(book, emu.url, tmp_path / "run", from_preview=str(folder)),
+                        quiet=True, stdout=out, stdin=io.StringIO(""))
+    assert not calls(emu.state(), "AssignOpportunity")
