@@ -305,7 +305,7 @@ def plan_text(plan: RunPlan) -> str:
                                                   choice=settings.hidden_rows)]
     lines += [f"  {line}" for line in owners.plan_lines(
         expects=expecting(plan), pre_read=settings.pre_read,
-        overwrite=settings.overwrite_changed)]
+        overwrite=settings.overwrite_changed, from_preview=settings.from_preview)]
     if settings.dry_run:
         lines.append("  Dry run: nothing will be sent.")
     return "\n".join(lines)

@@ -86,10 +86,14 @@ def results_message(outcome: RowOutcome, expected: object) -> str:
                            expected if isinstance(expected, str) else None)
 
 
-def plan_lines(*, expects: int, pre_read: bool, overwrite: bool) -> list[str]:
+def plan_lines(*, expects: int, pre_read: bool, overwrite: bool,
+               from_preview: str | None = None) -> list[str]:
     """What the plan says about the check; `expects`: rows to send that name an owner."""
     if not expects:
         return []
+    if from_preview is not None:
+        rest = plan_lines(expects=expects, pre_read=pre_read, overwrite=overwrite)
+        return [f"Expected owners: those the preview in {from_preview} read.", *rest]
     if not pre_read:
         return [f"Owner check OFF (--no-snapshot: no pre-read): {expects} row(s) name an "
                 f"{COLUMN}, but an owner changed since the sheet was made is overwritten."]

@@ -23,7 +23,7 @@ from functional_support import (
     settings,
 )
 
-from bulk_assign import app
+from bulk_assign import app, cli
 from bulk_assign.emulator import Emulator
 from bulk_assign.errors import UsageError
 from bulk_assign.export import ExportFilters
@@ -261,3 +261,36 @@ def test_a_stopped_preview_continues_and_a_changed_sheet_is_refused(
         app.run_command(settings(book, emu.url, tmp_path / "run", from_preview=str(folder)),
                         quiet=True, stdout=out, stdin=io.StringIO(""))
     assert not calls(emu.state(), "AssignOpportunity")
+
+
+def test_the_command_line_previews_formula_safe_and_runs_with_overwrite_changed(
+    emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book = _export_and_edit(emu, tmp_path, {IDS[0]: 1, IDS[1]: 2})
+    rows = read_csv(book)
+    rows[1]["FirstName"] = "=HYPERLINK(1)"
+    with book.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    folder = tmp_path / "preview"
+    fast_options = ["--endpoint-url", emu.url, "--read-tps", "100", "--quiet"]
+    assert cli.main(["preview", str(book), "--catalog", "Sandbox", "--out", str(folder),
+                     *fast_options]) == 0
+    assert f"--from-preview {folder}" in capsys.readouterr().out
+    with (folder / "preview.csv").open(encoding="utf-8-sig", newline="") as fh:
+        cells = [c for line in csv.reader(fh) for c in line]
+    assert "'=HYPERLINK(1) Number2" in cells and not any(c.startswith("=") for c in cells)
+    sheet = openpyxl.load_workbook(folder / "preview.xlsx")["Preview"]
+    formula = [c for row in sheet.iter_rows() for c in row if c.value == "=HYPERLINK(1) Number2"]
+    assert formula and all(c.data_type == "s" for c in formula)
+
+    _move(emu.url, IDS[0], 3)
+    code = cli.main(["run", str(book), "--catalog", "Sandbox", "--out", str(tmp_path / "run"),
+                     "--from-preview", str(folder), "--overwrite-changed", "--max-tps", "40",
+                     "--lookback", "0", *fast_options])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert f"Expected owners: those the preview in {folder} read." in text
+    assert "--overwrite-changed: 12 row(s)" in text
+    assert owners(emu.state())[IDS[0]] == _user(1)

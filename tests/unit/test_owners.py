@@ -92,3 +92,24 @@ def test_headers_that_name_the_assignee_still_do(tmp_path: Path, header: str) ->
     assert fields.EXPECTED_OWNER not in table.columns
     [job] = validate(table, catalog="Sandbox").jobs()
     assert job.expected_owner is None
+
+
+def test_by_person_adds_up_with_ownerless_rows_and_sorts_by_the_size_of_the_change() -> None:
+    import pandas as pd
+
+    from bulk_assign.preview import COLUMNS, NO_OWNER, by_person
+
+    def line(verdict: str, now: str, new: str) -> list[str]:
+        return ["2", verdict, "O1", now, "", new, "", "", "", ""]
+
+    frame = pd.DataFrame([
+        line("MOVE", "ana@x.com", "bo@x.com"), line("MOVE", "ana@x.com", "bo@x.com"),
+        line("CHANGED", "cy@x.com", "ana@x.com"), line("MOVE", NO_OWNER, "cy@x.com"),
+        line("ALREADY", "bo@x.com", "bo@x.com"), line("NOT_FOUND", "", "bo@x.com"),
+    ], columns=list(COLUMNS))
+    people = by_person(frame).values.tolist()
+    assert people[-1] == ["Total", "4 people", "4", "4", "0"]
+    assert [p[0] for p in people[:2]] == ["ana@x.com", "bo@x.com"]  # 3 and 2 rows of change
+    assert {p[0]: (p[2], p[3], p[4]) for p in people[:-1]} == {
+        "ana@x.com": ("2", "1", "-1"), "bo@x.com": ("0", "2", "+2"),
+        "cy@x.com": ("1", "1", "0"), NO_OWNER: ("1", "0", "-1")}
