@@ -314,7 +314,7 @@ def plan_text(plan: RunPlan) -> str:
 def expecting(plan: RunPlan) -> int:
     """The plan's rows that name an expected owner (owners.py)."""
     column = plan.validation.values.loc[plan.rows, fields.EXPECTED_OWNER]
-    return int(column.map(lambda v: isinstance(v, str)).sum())
+    return int(column.notna().sum())
 
 
 def _duration(seconds: float) -> str:

@@ -19,6 +19,7 @@ from functional_support import (
     generated,
     owners,
     read_csv,
+    resume,
     run,
     settings,
 )
@@ -293,4 +294,21 @@ def test_the_command_line_previews_formula_safe_and_runs_with_overwrite_changed(
     assert code == 0, text
     assert f"Expected owners: those the preview in {folder} read." in text
     assert "--overwrite-changed: 12 row(s)" in text
+    assert owners(emu.state())[IDS[0]] == _user(1)
+
+
+def test_resume_reads_an_owner_changed_row_again_and_writes_it_once_it_is_back(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    book = _export_and_edit(emu, tmp_path, {IDS[0]: 1, IDS[1]: 2})
+    expected = owners(emu.state())[IDS[0]]
+    _move(emu.url, IDS[0], 3)
+    first = run(settings(book, emu.url, tmp_path / "run"))
+    assert first.code == 0 and _by_id(first)[IDS[0]]["error_class"] == "OwnerChanged"
+    _move(emu.url, IDS[0], 0)  # the colleague undid their change
+    assert owners(emu.state())[IDS[0]] == expected
+    again = resume(first.folder)
+    assert again.code == 0, again.stdout
+    assert "1 to send" in again.stdout
+    assert _by_id(again)[IDS[0]]["status"] == "SUCCEEDED"
     assert owners(emu.state())[IDS[0]] == _user(1)
