@@ -34,7 +34,7 @@ from bulk_assign.preview import (
     read_owners,
     write_record,
 )
-from bulk_assign.preview_book import facts, write_preview_files
+from bulk_assign.preview_book import PREVIEW_CSV, PREVIEW_XLSX, facts, write_preview_files
 from bulk_assign.reads import DEFAULT_READ_WORKERS, PacedReader, make_guard, read_seconds
 from bulk_assign.runfolder import check_out_dir, prepare_run_dir, sha256_of
 from bulk_assign.settings import RunSettings
@@ -109,11 +109,13 @@ def preview_command(settings: RunSettings, *, quiet: bool = False,
 
 
 def _fresh_start(folder: Path) -> None:
-    """A finished preview is not continued: the next one reads every owner again."""
+    """A finished preview is not continued: the next one reads every owner again, and its
+    files go until the new ones are written (a stopped preview leaves none to sign)."""
     from bulk_assign.preview import read_record
 
     if (folder / RECORD).exists() and read_record(folder).get("complete"):
-        (folder / READS).unlink(missing_ok=True)
+        for name in (READS, PREVIEW_CSV, PREVIEW_XLSX):
+            (folder / name).unlink(missing_ok=True)
 
 
 def plan_text(rows: int, *, earlier: int, read_tps: float) -> str:

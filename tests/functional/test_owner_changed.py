@@ -244,6 +244,10 @@ def test_a_stopped_preview_continues_and_a_changed_sheet_is_refused(
     book = _export_and_edit(emu, tmp_path, {IDS[0]: 1})
     folder = tmp_path / "preview"
     assert _preview(emu, book, folder)[0] == 0
+    gets = len(calls(emu.state(), "GetOpportunity"))
+    code, text = _preview(emu, book, folder)  # a finished preview is previewed afresh
+    assert code == 0 and "kept" not in text
+    assert len(calls(emu.state(), "GetOpportunity")) - gets == N
     record = folder / "preview.json"
     record.write_text(record.read_text(encoding="utf-8").replace(
         '"complete": true', '"complete": false'), encoding="utf-8")
