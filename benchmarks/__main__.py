@@ -305,6 +305,33 @@ def export(table: Table, sizes: Sizes, work: Path) -> None:
               f"{throttled} ({code})", "0 (0)")
 
 
+def preview(table: Table, sizes: Sizes, work: Path) -> None:
+    """8. Preview: N rows, one read each at R reads/s, latency 30-70 ms; no write."""
+    from bulk_assign.preview_app import preview_command
+    from bulk_assign.settings import RunSettings
+
+    n, rate = sizes.export_opps, sizes.export_rate
+    sheet = write_input(work / "preview-input.csv", n, in_place_every=2)
+    options = ("--generate", str(n), "--read-rate", str(rate), "--latency-ms", "50",
+               "--jitter-ms", "20", "--quiet")
+    with emulator_process(*options) as url:
+        t0 = time.perf_counter()
+        code = preview_command(RunSettings(input_path=sheet, catalog="Sandbox",
+                                           out_dir=work / "preview", endpoint_url=url,
+                                           read_tps=rate), quiet=True, stdout=io.StringIO())
+        wall = time.perf_counter() - t0
+        seen = state(url)["calls"]
+    reads = [c for c in seen if c["operation"] == "GetOpportunity"]
+    writes = sum(c["operation"] == "AssignOpportunity" for c in seen)
+    throttled = sum(c["outcome"] == "ThrottlingException" for c in reads)
+    name = f"bulk-assign, {n:,} rows"
+    table.add("8 preview", name, "wall / (N/R)", f"{wall / (n / rate):.3f}", "<= 1.05")
+    table.add("8 preview", name, "reads per row (writes)", f"{len(reads) / n:.3f} ({writes})",
+              "1.000 (0)")
+    table.add("8 preview", name, "throttled reads (exit code)", f"{throttled} ({code})",
+              "0 (0)")
+
+
 def share_quota(table: Table, sizes: Sizes, work: Path) -> None:
     """6. Sharing the quota with a CRM that retries like the SDK (results/sharing.md)."""
     quota_share.run(table, work, rows=sizes.share_rows, lead=sizes.share_lead,
@@ -328,6 +355,7 @@ def machine() -> str:
 SCENARIOS: dict[str, Callable[[Table, Sizes, Path], None]] = {
     "pacing": pacing, "shared": sharing, "scale": scale, "overhead": overhead,
     "stewardship": stewardship, "sharing": share_quota, "export": export,
+    "preview": preview,
 }
 
 

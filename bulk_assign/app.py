@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bulk_assign import __version__, hidden, history
+from bulk_assign import __version__, fields, hidden, history, owners
 from bulk_assign.client import pinned_connection
 from bulk_assign.console import (
     ProgressListener,
@@ -38,7 +38,7 @@ from bulk_assign.journal import JOURNAL, Journal
 from bulk_assign.plan import RunPlan, plan_resume, plan_run
 from bulk_assign.reader import InputTable, read_table
 from bulk_assign.report import OutputPaths, format_summary, workbook_wanted, write_outputs
-from bulk_assign.results import HIDDEN_ROW, OK_STATUSES, RowOutcome, Status
+from bulk_assign.results import HIDDEN_ROW, OK_STATUSES, OWNER_CHANGED, RowOutcome, Status
 from bulk_assign.runfolder import (
     check_out_dir,
     prepare_run_dir,
@@ -75,15 +75,16 @@ def input_facts(table: InputTable, *, sha256: str) -> dict[str, Any]:
 
 def rows_exit_code(by_status: Mapping[str, int], *, left_out: int = 0) -> int:
     """0 when every row ended well, 1 otherwise. `left_out`: SKIPPED rows that were meant to
-    be left out (--hidden-rows skip), as a DUPLICATE is."""
+    be left out (--hidden-rows skip; OwnerChanged, left to the analyst), as a DUPLICATE is."""
     ok = {str(s) for s in OK_STATUSES}
     bad = sum(n for s, n in by_status.items() if s not in ok) - left_out
     return EXIT_OK if bad == 0 else EXIT_ROWS_FAILED
 
 
 def exit_code_for(summary: dict[str, Any]) -> int:
+    classes = summary["by_error_class"]
     return rows_exit_code(summary["by_status"],
-                          left_out=summary["by_error_class"].get(HIDDEN_ROW, 0))
+                          left_out=classes.get(HIDDEN_ROW, 0) + classes.get(OWNER_CHANGED, 0))
 
 
 def validate_command(
@@ -141,7 +142,7 @@ def run_command(
     stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
     started = now()
     settings, sources = pinned_connection(settings, os.environ if environ is None else environ)
-    plan = plan_run(settings)
+    plan = with_preview(plan_run(settings))
     # Refusals that need no call come before the look-back's first one.
     try:
         hidden.check(plan.validation.table, choice=settings.hidden_rows)
@@ -207,6 +208,7 @@ def _resume(run_dir: Path, *, profile: str | None, endpoint_url: str | None, yes
             quiet: bool, wait: bool | None, started: datetime, now: Clock, stdout: TextIO,
             stdin: TextIO) -> int:
     plan, record = plan_resume(run_dir, profile=profile, endpoint_url=endpoint_url)
+    plan = with_preview(plan)
     if wait is not None:
         plan = dataclasses.replace(plan, settings=plan.settings.replace(wait=wait))
     print(f"Run folder: {run_dir}", file=stdout)
@@ -217,6 +219,18 @@ def _resume(run_dir: Path, *, profile: str | None, endpoint_url: str | None, yes
     show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout, share=share)
     return execute(plan, run_dir, client=_client(plan.settings), record=record,
                    started=started, now=now, quiet=quiet, stdout=stdout, share=share)
+
+
+def with_preview(plan: RunPlan) -> RunPlan:
+    """With --from-preview, the owners the preview read are the rows' expected owners."""
+    folder = plan.settings.from_preview
+    if folder is None:
+        return plan
+    from bulk_assign.preview import expected_from_preview
+
+    validation = expected_from_preview(plan.validation, Path(folder), sha256=plan.input_sha256,
+                                       catalog=plan.settings.catalog)
+    return dataclasses.replace(plan, validation=validation)
 
 
 def _may_ask(settings: RunSettings, yes: bool, stdin: TextIO) -> bool:
@@ -289,9 +303,18 @@ def plan_text(plan: RunPlan) -> str:
         lines.append(f"  {name} changed from {before} to {after} for this resume.")
     lines += [f"  {line}" for line in hidden.notes(plan.validation.table,
                                                   choice=settings.hidden_rows)]
+    lines += [f"  {line}" for line in owners.plan_lines(
+        expects=expecting(plan), pre_read=settings.pre_read,
+        overwrite=settings.overwrite_changed, from_preview=settings.from_preview)]
     if settings.dry_run:
         lines.append("  Dry run: nothing will be sent.")
     return "\n".join(lines)
+
+
+def expecting(plan: RunPlan) -> int:
+    """The plan's rows that name an expected owner (owners.py)."""
+    column = plan.validation.values.loc[plan.rows, fields.EXPECTED_OWNER]
+    return int(column.notna().sum())
 
 
 def _duration(seconds: float) -> str:
@@ -372,7 +395,8 @@ def _exit_code(plan: RunPlan, outcomes: dict[int, RowOutcome], report: RunReport
     # (DUPLICATE is fine; SKIPPED there is --hidden-rows skip, meant).
     statuses = Counter(str(o.status) for o in outcomes.values())
     statuses[str(Status.INVALID)] += plan.validation.counts().get(str(Status.INVALID), 0)
-    return rows_exit_code(statuses)
+    changed = sum(o.error_class == OWNER_CHANGED for o in outcomes.values())
+    return rows_exit_code(statuses, left_out=changed)
 
 
 def _workbook(plan: RunPlan) -> bool:

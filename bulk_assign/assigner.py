@@ -1,7 +1,8 @@
 """What one row does: pre-read, write, and re-read after an ambiguous failure.
 
 1. Unless the pre-read is off, read the opportunity (read bucket); when the assignee already
-   owns it the row ends UNCHANGED with no write spent.
+   owns it the row ends UNCHANGED with no write spent; when someone other than the row's
+   expected owner owns it, SKIPPED / OwnerChanged (owners.py), unless --overwrite-changed.
 2. Journal `sending` (with the owner seen before), then call AssignOpportunity; the pacer's hook
    takes a write token just before the request leaves. tenacity retries what may succeed later;
    a row's first throttle may go again at once instead, if the pacer says so (jitter).
@@ -23,6 +24,8 @@ from bulk_assign.client import current_owner, owned_by, request_id
 from bulk_assign.guard import RunGuard, RunStopping, StopReason
 from bulk_assign.journal import Journal
 from bulk_assign.outage import is_outage_failure
+from bulk_assign.owners import has_changed
+from bulk_assign.owners import skipped as owner_changed
 from bulk_assign.privacy import scrub
 from bulk_assign.results import CallCounts, Contact, Job, RowOutcome, Status
 from bulk_assign.retry import Kind, classify, error_code, error_message, is_retryable, retrying
@@ -134,6 +137,8 @@ class RowAssigner:
                      else self.read_owner(job))
             if owned_by(owner, job.assignee):
                 return self._already_owned(row)
+            if not self._settings.overwrite_changed and has_changed(owner, job):
+                return owner_changed(owner, job, finished_at=self._now_iso())
             if not row.sent_before:
                 row.previous_owner = owner
                 if owner is None:

@@ -29,6 +29,7 @@ _EPILOG_MAIN = """\
 commands in the order you use them:
   template   write an empty input file with the right headers
   validate   check a sheet offline and write results.csv / failed.csv
+  preview    read every row's owner today: the sign-off sheet (MOVE / ALREADY / CHANGED ...)
   run        reassign every valid row in Partner Central (paced, resumable)
   resume     finish a run that was interrupted, aborted or partly failed
   export     who owns what today, as a sheet `run` takes as it stands
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     _add_validate(commands)
+    _add_preview(commands)
     _add_run(commands)
     _add_resume(commands)
     _add_status(commands)
@@ -235,6 +237,41 @@ def _add_validate(commands: _Commands) -> None:
     validate.add_argument("--catalog", type=_catalog, metavar="{AWS,Sandbox}",
                           help="the catalog rows must belong to (rows may also carry a Catalog "
                           "column)")
+
+
+def _add_preview(commands: _Commands) -> None:
+    preview = commands.add_parser(
+        "preview", formatter_class=_Formatter,
+        help="who owns each row's opportunity today, for sign-off (reads only)",
+        description=_wrap("Validate the sheet as run does, read every valid row's current owner "
+        "(GetOpportunity at the read pace, no write) and write preview.xlsx and preview.csv: "
+        "each row's current and new owner and a verdict MOVE / ALREADY / CHANGED / NOT_FOUND / "
+        "UNREADABLE / INVALID, a By person sheet (lost, gained, net) and a Summary (writes, "
+        "duration, share of the day's budget). Stopped, the same command continues. Run the "
+        "signed-off sheet with `bulk-assign run INPUT --catalog C --from-preview DIR`."),
+        epilog="example:\n  bulk-assign preview realignment.xlsx --catalog Sandbox\n\n"
+        "exit codes: 0 every row MOVE/ALREADY, 1 some row CHANGED/NOT_FOUND/UNREADABLE/INVALID, "
+        "2 usage or unreadable input, 3 aborted (credentials, read quota), 130 interrupted",
+    )
+    preview.add_argument("input", type=Path, metavar="INPUT", help="the realignment sheet")
+    preview.add_argument("--catalog", type=_catalog, required=True, metavar="{AWS,Sandbox}")
+    preview.add_argument("--sheet", metavar="S", help="Excel sheet name, or its position from 1")
+    preview.add_argument("--out", type=_file, metavar="DIR", help="the preview folder (default: "
+                         "runs/<input name>-preview/, where the same command continues)")
+    preview.add_argument("--allow-other-titles", action="store_true",
+                         help="as for run")
+    preview.add_argument("--hidden-rows", choices=("send", "skip"), help="as for run")
+    preview.add_argument("--read-tps", type=_positive_float, default=default("read_tps"),
+                         metavar="R", help="GetOpportunity calls per second (default "
+                         "%(default)s)")
+    preview.add_argument("--max-tps", type=_positive_float, default=default("max_tps"),
+                         metavar="Q", help="the run's write pace, for the duration shown "
+                         "(default %(default)s)")
+    preview.add_argument("--daily-budget", type=_positive_int, default=default("daily_budget"),
+                         metavar="N", help="the run's daily budget, for the share shown "
+                         "(default %(default)s)")
+    _add_connection_options(preview)
+    preview.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_run(commands: _Commands) -> None:
@@ -276,6 +313,18 @@ def _add_run(commands: _Commands) -> None:
     run.add_argument("--hidden-rows", choices=("send", "skip"),
                      help="Excel rows hidden by a filter or by hand: skip them (SKIPPED / "
                      "HiddenRow) or send them too (default: refuse the sheet, nothing sent)")
+    _add_owner_check_option(run)
+    run.add_argument("--from-preview", metavar="DIR",
+                     help="a folder `bulk-assign preview INPUT` wrote: the owners it read are "
+                     "the rows' expected owners, so whatever changed since the sign-off is "
+                     "SKIPPED / OwnerChanged (INPUT must be the file previewed)")
+
+
+def _add_owner_check_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite-changed", action="store_true",
+                        help="write rows whose opportunity someone else owns now (neither the "
+                        "row's expected owner, e.g. Current Email, nor its assignee); without "
+                        "it they are SKIPPED / OwnerChanged and cost no write")
 
 
 def _add_pacing_options(run: argparse.ArgumentParser) -> None:
@@ -463,6 +512,7 @@ def _add_transfer(commands: _Commands) -> None:
                           help="xlsx: also write results.xlsx; csv: CSV files only (default)")
     _add_export_filters(transfer, owner=False)
     _add_pacing_options(transfer)
+    _add_owner_check_option(transfer)
     _add_connection_options(transfer)
     transfer.add_argument("--yes", action="store_true",
                           help="do not ask for confirmation with --catalog AWS")
@@ -610,6 +660,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bulk_assign.status import status_command
 
         return _call(status_command, args, stdout=sys.stdout)
+    if args.command == "preview":
+        from bulk_assign.preview_app import preview_command
+
+        return _call(preview_command, args, settings=settings_from(RunSettings, args))
     if args.command in ("export", "transfer", "verify"):
         return _dispatch_reads(args)
     if args.command == "emulator":

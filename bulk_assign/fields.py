@@ -12,6 +12,9 @@ LAST_NAME: Final = "LastName"
 BUSINESS_TITLE: Final = "BusinessTitle"
 PHONE: Final = "Phone"
 CATALOG: Final = "Catalog"
+#: Who the row expects to own the opportunity now (optional; see owners.py). Not in FIELDS:
+#: the template does not ask for it, and the assignee's own columns keep their meaning.
+EXPECTED_OWNER: Final = "ExpectedOwner"
 
 #: Canonical field order, as in `bulk-assign template` and rollback.csv.
 FIELDS: Final = (IDENTIFIER, CATALOG, EMAIL, FIRST_NAME, LAST_NAME, PHONE, BUSINESS_TITLE)
@@ -32,6 +35,9 @@ _ALIASES: Final[dict[str, tuple[str, ...]]] = {
     BUSINESS_TITLE: ("BusinessTitle", "Business Title"),
     PHONE: ("Phone", "Phone Number", "Mobile", "Mobile Phone", "Telephone"),
     CATALOG: ("Catalog",),
+    # The export's `Current Email` is the owner when the sheet was made.
+    EXPECTED_OWNER: ("ExpectedOwner", "Expected Owner", "Current Email", "Current Owner Email",
+                     "From Email", "Expected Owner Email"),
 }
 
 _FOLD = re.compile(r"[\s_\-.]+")

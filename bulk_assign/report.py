@@ -20,6 +20,7 @@ import pandas as pd
 
 from bulk_assign import fields
 from bulk_assign.cells import escape_formulas, escape_header
+from bulk_assign.owners import results_message
 from bulk_assign.reader import InputTable
 from bulk_assign.results import FAILED_STATUSES, HIDDEN_ROW, RowOutcome, Status
 from bulk_assign.runfolder import atomic_binary, atomic_text, write_atomic
@@ -30,9 +31,12 @@ RESULT_COLUMNS: Final = (
     "row", "status", "error_class", "error_message", "attempts", "request_id", "finished_at",
 )
 ERROR_COLUMNS: Final = ("error_class", "error_message")
+#: rollback.csv's expected owner: the assignee the run set, so that an undo leaves an
+#: opportunity someone moved on since alone (owners.py). The export's name for it.
+ROLLBACK_EXPECTED: Final = "Current Email"
 ROLLBACK_COLUMNS: Final = (
     fields.IDENTIFIER, fields.CATALOG, fields.EMAIL, fields.FIRST_NAME, fields.LAST_NAME,
-    fields.PHONE, fields.BUSINESS_TITLE,
+    fields.PHONE, fields.BUSINESS_TITLE, ROLLBACK_EXPECTED,
 )
 EXCEL_SUFFIXES: Final = (".xlsx", ".xlsm")
 
@@ -110,12 +114,14 @@ def results_frame(validation: Validation, outcomes: Mapping[int, RowOutcome]) ->
     }
     if outcomes:
         positions = index.get_indexer(pd.Index(list(outcomes)))
+        expected = (validation.values[fields.EXPECTED_OWNER].to_numpy(dtype=object)
+                    if fields.EXPECTED_OWNER in validation.values else [None] * len(index))
         for pos, o in zip(positions, outcomes.values(), strict=True):
             if pos < 0:
                 continue  # a journal row the (same) input no longer has: cannot happen
             columns["status"][pos] = str(o.status)
             columns["error_class"][pos] = o.error_class
-            columns["error_message"][pos] = o.error_message
+            columns["error_message"][pos] = results_message(o, expected[pos])
             columns["attempts"][pos] = o.attempts
             columns["request_id"][pos] = o.request_id
             columns["finished_at"][pos] = o.finished_at
@@ -168,12 +174,14 @@ class Rollback:
 def rollback_plan(validation: Validation, outcomes: Mapping[int, RowOutcome]) -> Rollback:
     """What puts every opportunity this run changed back to its previous owner."""
     changed = [o for o in outcomes.values() if o.status is Status.SUCCEEDED]
-    where = validation.values.loc[[o.row for o in changed], [fields.IDENTIFIER, fields.CATALOG]]
+    where = validation.values.loc[[o.row for o in changed],
+                                  [fields.IDENTIFIER, fields.CATALOG, fields.EMAIL]]
     refused: list[dict[str, Any]] = []
     lines: list[tuple[str, ...]] = []
     sources: list[tuple[int, str]] = []
-    for outcome, identifier, catalog in zip(changed, where[fields.IDENTIFIER].tolist(),
-                                            where[fields.CATALOG].tolist(), strict=True):
+    for outcome, identifier, catalog, assignee in zip(
+            changed, where[fields.IDENTIFIER].tolist(), where[fields.CATALOG].tolist(),
+            where[fields.EMAIL].tolist(), strict=True):
         owner = outcome.previous_owner
         if owner is None:
             reason = (outcome.not_undoable_reason
@@ -181,7 +189,7 @@ def rollback_plan(validation: Validation, outcomes: Mapping[int, RowOutcome]) ->
             refused.append({"row": outcome.row, "identifier": identifier, "reason": reason})
             continue
         lines.append((identifier, catalog, owner.email, owner.first_name, owner.last_name,
-                      owner.phone, owner.business_title))
+                      owner.phone, owner.business_title, assignee))
         sources.append((outcome.row, identifier))
     frame = pd.DataFrame(lines, columns=list(ROLLBACK_COLUMNS), dtype=object)
     if not lines:
@@ -204,7 +212,8 @@ def _validate_rollback(frame: pd.DataFrame) -> Validation:
     """rollback.csv's rows through the validator the tool will read them back with."""
     rows = frame.set_axis(pd.RangeIndex(2, 2 + len(frame)), axis=0)
     table = InputTable(path=Path("rollback.csv"), frame=rows,
-                       columns={name: name for name in ROLLBACK_COLUMNS}, encoding="utf-8")
+                       columns={str(fields.field_for(name)): name for name in ROLLBACK_COLUMNS},
+                       encoding="utf-8")
     return validate(table, catalog=None)
 
 

@@ -32,6 +32,7 @@ ABORTED = "Aborted"
 QUOTA_EXHAUSTED = "QuotaExhausted"
 HIDDEN_ROW = "HiddenRow"  # left out with --hidden-rows skip
 BUDGET_SPENT = "BudgetSpent"
+OWNER_CHANGED = "OwnerChanged"  # someone else owns it now (owners.py); the analyst's to decide
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class Job:
     catalog: str
     identifier: str
     assignee: Contact
+    #: Who the row expects to own it now (lower-cased email; "" no owner); None: not said.
+    expected_owner: str | None = None
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,11 @@ class RunSettings:
     window: str | None = None
     #: Wait (instead of stopping) while the budget, the daily quota or an outage holds writes.
     wait: bool = False
+    #: Write rows whose owner changed since the sheet was made (owners.py) instead of
+    #: leaving them SKIPPED / OwnerChanged.
+    overwrite_changed: bool = False
+    #: A preview folder (`bulk-assign preview`): the owners it read are the rows' expected owners.
+    from_preview: str | None = None
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOGS:

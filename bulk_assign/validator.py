@@ -207,10 +207,10 @@ class Validation:
     def jobs(self, rows: pd.Index | None = None) -> Iterator[Job]:
         """The VALID rows as requests, in input order (or just `rows`)."""
         chosen = self.values.loc[self.valid_rows() if rows is None else rows]
-        for row, ident, catalog, email, first, last, title, phone in chosen[
+        for row, ident, catalog, email, first, last, title, phone, expected in chosen[
             [
                 fields.IDENTIFIER, fields.CATALOG, fields.EMAIL, fields.FIRST_NAME,
-                fields.LAST_NAME, fields.BUSINESS_TITLE, fields.PHONE,
+                fields.LAST_NAME, fields.BUSINESS_TITLE, fields.PHONE, fields.EXPECTED_OWNER,
             ]
         ].itertuples(index=True, name=None):
             yield Job(
@@ -221,6 +221,7 @@ class Validation:
                     email=email, first_name=first, last_name=last, business_title=title,
                     phone=phone,
                 ),
+                expected_owner=expected if isinstance(expected, str) else None,
             )
 
 
@@ -279,6 +280,13 @@ def validate(
     rows = {name: col[name].rows() for name in fields.FIELDS}
     values = pd.DataFrame({name: rows[name] for name in fields.FIELDS}, index=index,
                           dtype=object)
+    # The expected owner (owners.py): None when the sheet has no such column, "" when the
+    # cell is empty (no owner when the sheet was made). Not checked: an odd value only makes
+    # the row come out OwnerChanged, never a write.
+    values[fields.EXPECTED_OWNER] = (
+        _Field.of(table.column(fields.EXPECTED_OWNER), _each(str.lower)).rows()
+        if fields.EXPECTED_OWNER in table.columns else None
+    )
     checks = _Checks(n)
     formula = _uncalculated(table)
     checks.add(UNCALCULATED_FORMULA,

@@ -151,6 +151,29 @@ def write_table_workbook(
     return {"cells_cut": text.cut, "cells_cleaned": text.cleaned}
 
 
+@dataclass(frozen=True)
+class TableSheet:
+    """One sheet of `write_tables_workbook`: a table, its status-like column coloured."""
+
+    title: str
+    frame: pd.DataFrame
+    look_column: str | None = None
+    looks: Mapping[str, StatusLook] | None = None
+
+
+def write_tables_workbook(target: Path | BinaryIO, sheets: Iterable[TableSheet]
+                          ) -> dict[str, int]:
+    """Several sheets, each as `write_table_workbook` writes its one (every value a string,
+    never a formula). Returns what had to change to fit."""
+    book = Workbook(write_only=True)
+    text = CellText()
+    for table in sheets:
+        _write_table(book.create_sheet(table.title), table.frame, text=text,
+                     status_column=table.look_column, looks=table.looks or STATUS_LOOKS)
+    book.save(target)
+    return {"cells_cut": text.cut, "cells_cleaned": text.cleaned}
+
+
 def _write_table(
     sheet: Any, frame: pd.DataFrame, *, text: CellText, status_column: str | None = None,
     looks: Mapping[str, StatusLook] = STATUS_LOOKS, text_format: bool = False,

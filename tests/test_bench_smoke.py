@@ -17,7 +17,7 @@ def test_every_benchmark_scenario_runs_on_tiny_sizes(tmp_path: Path) -> None:
     by_key = {(r[0], r[1], r[2]): r[3] for r in table.rows}
     scenarios = {r[0] for r in table.rows}
     assert scenarios == {"1 pacing", "2 shared", "3 offline", "4 overhead", "5 steward",
-                         "6 share", "7 export"}
+                         "6 share", "7 export", "8 preview"}
     assert by_key[("1 pacing", "bulk-assign", "rows failed")] == "0"
     assert by_key[("2 shared", "bulk-assign", "rows failed")] == "0"
     assert float(by_key[("1 pacing", "bulk-assign", "wall / ((N-1)/Q)")]) > 0

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from helpers_excel import workbook
 
-from bulk_assign import app, cli, export_app, status, template, transfer, verify
+from bulk_assign import app, cli, export_app, preview_app, status, template, transfer, verify
 from bulk_assign.errors import UsageError
 from bulk_assign.settings import RunSettings
 
@@ -32,6 +32,7 @@ FUNCTIONS: dict[str, tuple[Any, str]] = {
     "export": (export_app, "export_command"),
     "transfer": (transfer, "transfer_command"),
     "verify": (verify, "verify_command"),
+    "preview": (preview_app, "preview_command"),
 }
 #: Commands not walked, and why.
 NOT_WALKED = {"emulator": "a program of its own: its namespace goes to emulator.cli as it is"}
@@ -46,6 +47,7 @@ REQUIRED = {
     "transfer": ["--catalog", "Sandbox", "--from", "ana@example.com", "--to",
                  "bo@example.com", "--first-name", "Bo", "--last-name", "Berg"],
     "verify": ["runs/x"],
+    "preview": ["in.csv", "--catalog", "Sandbox"],
 }
 #: A value for options that the generic "7" does not fit.
 SAMPLES = {

@@ -120,7 +120,7 @@ def test_export_is_run_input_two_edits_cost_two_writes(
         moved[ident] = target
     book.save(out)
     table = read_table(out)
-    assert "Current Email" in table.extra_columns
+    assert table.columns["ExpectedOwner"] == "Current Email"  # the owner when exported
     assert validate(table, catalog="Sandbox").counts() == {"VALID": N}
     result = run(settings(out, emu.url, tmp_path / "run"))
     assert result.code == 0, result.stdout

@@ -25,9 +25,11 @@ from bulk_assign.results import Contact
 OWNER = Contact("ana@example.com", "Ana", "Silva", "PartnerAccountManager", "+15550100199")
 
 
-def test_only_the_input_columns_are_taken_as_fields() -> None:
+def test_only_the_input_columns_and_the_expected_owner_are_taken_as_fields() -> None:
     taken = {c: fields.field_for(c) for c in EXPORT_COLUMNS if fields.field_for(c)}
-    assert taken == {c: c for c in (fields.IDENTIFIER, fields.CATALOG, *fields.ASSIGNEE_FIELDS)}
+    assert taken == {**{c: c for c in (fields.IDENTIFIER, fields.CATALOG,
+                                       *fields.ASSIGNEE_FIELDS)},
+                     "Current Email": fields.EXPECTED_OWNER}
 
 
 def test_stage_and_date_filters_say_the_fix() -> None:
