@@ -127,6 +127,17 @@ class RowAssigner:
                           error_message=_SKIPPED_MESSAGES[reason], attempts=attempts,
                           finished_at=self._now_iso())
 
+    def broke(self, job: Job, exc: Exception) -> RowOutcome:
+        """The row met an exception nobody expected (a bug; the runner logs its traceback)."""
+        message = scrub(str(exc), job.assignee)[:300]
+        return RowOutcome(
+            row=job.row, status=Status.FAILED, error_class=type(exc).__name__,
+            error_message=f"unexpected error{': ' + message if message else ''} (details in "
+                          "run.log); if a write left for it, `bulk-assign verify` tells "
+                          "whether it landed",
+            finished_at=self._now_iso(),
+        )
+
     def _pre_read_then_write(self, row: _Row) -> RowOutcome:
         job = row.job
         if self._settings.pre_read or row.sent_before:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from bulk_assign.outage import SERVICE_UNAVAILABLE, UNREACHABLE
 from bulk_assign.pacer import Pacer, TokenBucket
 from bulk_assign.pool import run_pool
 from bulk_assign.preflight import PROBE_ATTEMPTS, PROBE_ROWS, probe
+from bulk_assign.privacy import scrub
 from bulk_assign.results import CallCounts, Contact, Job, RowOutcome, Status
 from bulk_assign.retry import error_code, http_status
 from bulk_assign.settings import RunSettings
@@ -135,6 +137,8 @@ class Runner:
         self._lock = threading.Lock()
         self.calls = CallCounts()
         self.outcomes: dict[int, RowOutcome] = {}
+        #: Rows whose outcome of this run is in the journal.
+        self._recorded: set[int] = set()
         self._statuses: Counter[str] = Counter()
         self._assigner = RowAssigner(
             settings, client, journal, self.guard, calls=self.calls,
@@ -157,8 +161,10 @@ class Runner:
             else:
                 unsent = run_pool(chain(first, pending), self._do_row,
                                   workers=self.settings.worker_count,
-                                  stopping=lambda: self.guard.stopping)
+                                  stopping=lambda: self.guard.stopping,
+                                  failed=self._row_broke)
         self._record_all(unsent, lambda job: self._assigner.skipped(job, self.guard.reason))
+        self.guard.announce()  # a stop a signal asked for is logged here at the latest
         self.status.ended("stopped" if self.guard.stop_info else "finished")
         return RunReport(outcomes=self.outcomes, calls=self.calls,
                          wall_seconds=self._clock() - self._started, stop=self.guard.stop_info,
@@ -246,15 +252,34 @@ class Runner:
         self._listener.waiting(cause, until)
 
     def _do_row(self, job: Job) -> None:
-        outcome = self._assigner.assign(job)
+        self._record(job, self._assigner.assign(job))
+
+    def _row_broke(self, job: Job, exc: Exception) -> None:
+        """The pool's edge: `assign` or the recording raised what nobody expected (a bug). The
+        row ends FAILED with the exception's class, unless its outcome is already recorded;
+        the traceback goes to run.log, scrubbed (rows by number and Identifier only)."""
+        text = "".join(traceback.format_exception(exc))
+        log.error("row %d %s: unexpected %s, the row is FAILED and the run goes on:\n%s",
+                  job.row, job.identifier, type(exc).__name__,
+                  scrub(text, job.assignee).rstrip())
+        with self._lock:
+            if job.row in self._recorded:
+                return  # it broke after its outcome was in the journal: that outcome stands
+        self._record(job, self._assigner.broke(job, exc))
+
+    def _record(self, job: Job, outcome: RowOutcome) -> None:
+        """Journal first, then the counts and the guard's rules."""
         try:
             self.journal.finished(outcome)
         except Exception as exc:  # e.g. the disk is full: the journal cannot hold the truth
             log.exception("row %d %s: could not record the outcome", job.row, job.identifier)
             with self._lock:
                 self.outcomes[outcome.row] = outcome
+                self._recorded.add(job.row)
             self.guard.folder_unwritable(exc)
             return
+        with self._lock:
+            self._recorded.add(job.row)
         log.info(
             "row %d %s %s %s attempts=%d%s", outcome.row, job.identifier, outcome.status,
             outcome.error_class, outcome.attempts,
