@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bulk_assign.assigner import RowAssigner
 from bulk_assign.budget import WaitCause, WriteGate, make_gate
-from bulk_assign.client import Turn, paced
+from bulk_assign.client import Outgoing, Turn, paced
 from bulk_assign.guard import RunGuard, RunStopping, Stop
 from bulk_assign.journal import Journal
 from bulk_assign.outage import SERVICE_UNAVAILABLE, UNREACHABLE
@@ -38,7 +38,7 @@ from bulk_assign.retry import error_code, http_status
 from bulk_assign.settings import RunSettings
 from bulk_assign.sharing import OtherWriters, ShareController, SharePlan
 from bulk_assign.status import STATUS, StatusFile
-from bulk_assign.timestamps import now_iso
+from bulk_assign.timestamps import iso, utc_now
 
 if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
@@ -86,14 +86,15 @@ class RunReport:
 
 
 def run_guard(settings: RunSettings, *, endpoint: str,
-              clock: Callable[[], float] = time.monotonic) -> RunGuard:
+              clock: Callable[[], float] = time.monotonic,
+              now: Callable[[], datetime] = utc_now) -> RunGuard:
     """The guard of a run with `settings`: made before the run's first file is written, so a
     signal handler can stop the run from that moment on."""
     return RunGuard(quota_wait_seconds=settings.quota_wait_seconds,
                     access_denied_limit=settings.access_denied_limit,
                     outage_seconds=settings.outage_seconds, profile=settings.profile,
                     wait_outages=settings.wait, where=f"{endpoint} (region {settings.region})",
-                    clock=clock)
+                    clock=clock, now=now)
 
 
 class Runner:
@@ -107,6 +108,7 @@ class Runner:
         *,
         guard: RunGuard | None = None,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utc_now,
         sent_before: dict[int, Contact | None] | None = None,
         listener: RunListener | None = None,
         share: SharePlan | None = None,
@@ -115,7 +117,7 @@ class Runner:
         self.settings = settings
         self.client = client
         self.journal = journal
-        self.guard = guard or run_guard(settings, clock=clock,
+        self.guard = guard or run_guard(settings, clock=clock, now=now,
                                         endpoint=str(client.meta.endpoint_url))
         self._listener: RunListener = listener or _Silent()
         self.guard.on_wait = lambda until: self.waiting(WaitCause.SERVICE if until else None,
@@ -128,7 +130,8 @@ class Runner:
                                        explicit=self.share.explicit,
                                        others_seen=self.share.others.per_second > 0, clock=clock)
         self.status = StatusFile(journal.path.parent / STATUS, pace=lambda: self.pacer.write_rate)
-        self.gate = gate or make_gate(settings, guard=self.guard, journal_path=journal.path)
+        self.gate = gate or make_gate(settings, guard=self.guard, journal_path=journal.path,
+                                      now=now)
         self.gate.set_listener(self)
         if settings.wait:
             self.guard.on_quota_spent = self.gate.quota_spent
@@ -140,10 +143,13 @@ class Runner:
         #: Rows whose outcome of this run is in the journal.
         self._recorded: set[int] = set()
         self._statuses: Counter[str] = Counter()
+        self._outgoing = Outgoing()
         self._assigner = RowAssigner(
             settings, client, journal, self.guard, calls=self.calls,
             on_write_success=self._write_succeeded, on_write_throttled=self._write_throttled,
-            now_iso=now_iso, sent_before=sent_before or {}, before_write=self.gate.before_write,
+            now_iso=lambda: iso(now(), milliseconds=True), sent_before=sent_before or {},
+            before_write=self.gate.before_write,
+            outgoing=self._outgoing,
         )
 
     def run(self, jobs: Iterable[Job]) -> RunReport:
@@ -216,7 +222,10 @@ class Runner:
                 raise RunStopping
 
         def depart() -> None:
-            if self.guard.stopping or not bucket.depart():
+            # A write is journalled and counted (Outgoing) before its last short wait, which
+            # the stop then no longer cuts short: what was counted is what left.
+            leaving = self._outgoing.leaving if write else None
+            if self.guard.stopping or not bucket.depart(leaving):
                 raise RunStopping
             self.calls.add(write=write)
 
