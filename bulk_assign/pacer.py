@@ -249,12 +249,17 @@ class Pacer:
     def set_ceiling(self, ceiling: float | None) -> None:
         """Keep the rate at or below `ceiling` (None: back to max_tps); it climbs back by
         successes as before."""
+        self.rate_changed(*self.change_ceiling(ceiling))
+
+    def change_ceiling(self, ceiling: float | None) -> tuple[float, float]:
+        """`set_ceiling` without telling the listener: returns (old, new) rate for the
+        caller's `rate_changed` once it holds no lock of its own (sharing.py)."""
         with self._lock:
             self._ceiling = ceiling
             old = self._state.rate
             if old > self.top:
                 self._state.rate = self.top
-                self._apply(old)
+            return old, self._apply(old)
 
     def throttled(self) -> None:
         """A write was throttled: someone else writes on the account too, slow down."""
@@ -272,7 +277,8 @@ class Pacer:
                 return
             state.since_decrease = 0
             state.rate = max(self.floor, old * factor)
-            self._apply(old)
+            new = self._apply(old)
+        self.rate_changed(old, new)
 
     def succeeded(self) -> None:
         """A write went through: step back towards the maximum."""
@@ -282,14 +288,20 @@ class Pacer:
             state.since_decrease += 1
             old = state.rate
             state.rate = min(self.top, old + STEP * self.max_tps)
-            self._apply(old)
+            new = self._apply(old)
+        self.rate_changed(old, new)
 
-    def _apply(self, old: float) -> None:
+    def _apply(self, old: float) -> float:
+        """The bucket takes the new rate (under the lock, so rates apply in order)."""
         new = self._state.rate
         if new != old:
             self.writes.set_rate(new)
-            if self._on_rate_change is not None:
-                self._on_rate_change(old, new)
+        return new
+
+    def rate_changed(self, old: float, new: float) -> None:
+        """The listener hears of a change outside any lock: it logs and writes files."""
+        if new != old and self._on_rate_change is not None:
+            self._on_rate_change(old, new)
 
 
 class FakeClock:

@@ -299,6 +299,18 @@ def test_a_call_whose_leaving_fails_takes_no_slot() -> None:
     assert bucket.acquired == 1
 
 
+def test_the_rate_listener_hears_of_a_change_outside_the_pacers_lock() -> None:
+    """The listener logs and writes status.json: never while the pacer's lock is held."""
+    clock = FakeClock()
+    held: list[bool] = []
+    pacer = Pacer(max_tps=1.0, read_tps=10.0, clock=clock.now, sleep=clock.sleep,
+                  on_rate_change=lambda old, new: held.append(pacer._lock.locked()))
+    pacer.throttled()
+    pacer.succeeded()
+    pacer.set_ceiling(0.5)
+    assert held == [False, False, False]
+
+
 # --- Pacer (AIMD) -------------------------------------------------------------------------
 
 
