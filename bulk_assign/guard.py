@@ -119,6 +119,10 @@ class RunGuard:
         """Wait up to `seconds`; True when woken because the run is stopping."""
         return self._sleep(seconds)
 
+    def now(self) -> datetime:
+        """The wall time as the run's injected clock says (for times shown to the user)."""
+        return self._now()
+
     def check(self) -> None:
         """Raise RunStopping when the run is stopping."""
         if self.event.is_set():
@@ -181,7 +185,7 @@ class RunGuard:
         elif waited > self._quota_wait:
             # A rolling 24 h window shared with other writers frees up as the writes of a day
             # ago age out, so there is no single reset time to promise.
-            later = self._now().astimezone(UTC) + timedelta(hours=1)
+            later = self.now().astimezone(UTC) + timedelta(hours=1)
             self.stop(Stop(
                 StopReason.QUOTA_EXHAUSTED,
                 f"throttled for {waited / 60:.1f} min without one write going through: the "
@@ -281,7 +285,7 @@ class RunGuard:
     def before_call(self) -> None:
         """During an outage (with --wait) calls wait; one tries after each growing pause."""
         while (left := self.outages.wait_before_call()) > 0:
-            self.on_wait(self._now() + timedelta(seconds=left))
+            self.on_wait(self.now() + timedelta(seconds=left))
             if self._sleep(min(left, 1.0)) or self.stopping:
                 raise RunStopping
 

@@ -18,6 +18,7 @@ import pytest
 from bulk_assign.console import stop_on_signals
 from bulk_assign.guard import RunGuard, RunStopping, Stop, StopReason
 from bulk_assign.pacer import FakeClock
+from bulk_assign.reads import PacedReader
 
 URL = "http://127.0.0.1:1"
 WALL = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -160,3 +161,21 @@ def test_a_spent_quota_names_a_time_from_the_injected_now() -> None:
     assert guard.stop_info is not None
     later = WALL + timedelta(seconds=601, hours=1)
     assert f"resume after {later:%Y-%m-%d %H:%M} UTC" in guard.stop_info.sentence()
+
+
+def test_reads_name_the_time_to_go_on_from_the_guards_injected_now() -> None:
+    """A read pool (export, verify) whose reads stay throttled stops with a time taken from
+    the guard's clock, not the machine's."""
+    clock = FakeTime()
+    guard = _guard(clock)
+    pool = PacedReader(object(), guard, quota_wait_seconds=600.0,  # type: ignore[arg-type]
+                    clock=clock.now)
+    clock.t = 601.0
+    throttled = bce.ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "slow down"},
+         "ResponseMetadata": {"HTTPStatusCode": 400}},  # type: ignore[typeddict-item]
+        "GetOpportunity")
+    pool._failed(throttled)
+    assert guard.reason is StopReason.QUOTA_EXHAUSTED and guard.stop_info is not None
+    later = WALL + timedelta(seconds=601, hours=1)
+    assert f"after {later:%Y-%m-%d %H:%M} UTC" in guard.stop_info.sentence()
