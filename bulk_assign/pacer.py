@@ -219,14 +219,16 @@ class Pacer:
 
     def __init__(self, *, max_tps: float, read_tps: float, clock: Clock = time.monotonic,
                  sleep: Sleep | None = None, on_rate_change: Callable[[float, float], None]
-                 | None = None, start_tps: float | None = None) -> None:
+                 | None = None, start_tps: float | None = None,
+                 pause: Pause = time.sleep) -> None:
         """`start_tps` (default `max_tps`): the first write rate; successes climb from there
-        one step at a time, as after a decrease."""
+        one step at a time, as after a decrease. `pause`: the buckets' wait that a stop does
+        not cut short (TokenBucket)."""
         self.max_tps = max_tps
         start = max_tps if start_tps is None else max(max_tps * FLOOR_SHARE,
                                                       min(start_tps, max_tps))
-        self.writes = TokenBucket(start, clock=clock, sleep=sleep)
-        self.reads = TokenBucket(read_tps, clock=clock, sleep=sleep)
+        self.writes = TokenBucket(start, clock=clock, sleep=sleep, pause=pause)
+        self.reads = TokenBucket(read_tps, clock=clock, sleep=sleep, pause=pause)
         self._state = AimdState(rate=start)
         self._lock = threading.Lock()
         self._on_rate_change = on_rate_change

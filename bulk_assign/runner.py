@@ -267,14 +267,15 @@ class Runner:
         """The pool's edge: `assign` or the recording raised what nobody expected (a bug). The
         row ends FAILED with the exception's class, unless its outcome is already recorded;
         the traceback goes to run.log, scrubbed (rows by number and Identifier only)."""
-        text = "".join(traceback.format_exception(exc))
-        log.error("row %d %s: unexpected %s, the row is FAILED and the run goes on:\n%s",
-                  job.row, job.identifier, type(exc).__name__,
-                  scrub(text, job.assignee).rstrip())
         with self._lock:
-            if job.row in self._recorded:
-                return  # it broke after its outcome was in the journal: that outcome stands
-        self._record(job, self._assigner.broke(job, exc))
+            # Broken after its outcome was in the journal (e.g. the progress bar): it stands.
+            recorded = job.row in self._recorded
+        text = scrub("".join(traceback.format_exception(exc)), job.assignee).rstrip()
+        log.error("row %d %s: unexpected %s; %s, the run goes on:\n%s", job.row, job.identifier,
+                  type(exc).__name__, "its outcome stands" if recorded else "the row is FAILED",
+                  text)
+        if not recorded:
+            self._record(job, self._assigner.broke(job, exc))
 
     def _record(self, job: Job, outcome: RowOutcome) -> None:
         """Journal first, then the counts and the guard's rules."""
