@@ -8,12 +8,14 @@ once.
 
 What counts, and when (the contract the journal, `status` and `resume` rely on):
 - A write counts when it leaves for the service, throttled or not, and only then. It leaves
-  when the pacer hands it its slot (the before-send hook, a lead before the request goes out):
-  there, first its `sending` line is written to the journal and fsynced, then `Claim.left`
-  counts it, and from that moment the call goes out even if the run stops meanwhile. So every
-  `sending` line is a write the service saw (or, if the process dies in the few ms between the
-  line and the socket, one it may have seen: counted, never missed), and a kill -9 never leaves
-  a write that left without its line; resume re-reads such a row before writing it again.
+  when the pacer hands it its slot (botocore's before-send hook, signed, at most the pacer's
+  lead before its exact departure): there, first its `sending` line is written to the journal
+  and fsynced (runner.py's write turn, assigner.py's `_leaves`), then `WriteClaim.left` counts
+  it, and from that moment the call goes out even if the run stops meanwhile (its last short
+  wait is no longer cut short). So every `sending` line is a write the service saw, or, if the
+  process dies in the few ms between the line and the socket or the connection cannot be
+  opened, one it may have seen: counted, never missed. A kill -9 never leaves a write that left
+  without its line, and resume re-reads such a row before writing it again.
 - A write that waited in the queue and never left (the run stopped; the budget ran out under
   it) has no `sending` line and gives its place back (`Claim.close`): a stopped run holds no
   budget for writes it did not make.
