@@ -11,8 +11,9 @@
 3. After an ambiguous failure (read timeout, connection closed) the write may have landed: read
    again before sending again.
 
-Every exception becomes a RowOutcome: a failing row never kills the pool. What an outcome means
-for the run is the guard's business.
+Every exception becomes a RowOutcome: a failing row never kills the pool (what slips through
+anyway, a bug, is caught at the pool's edge and ends the row FAILED: runner.py). What an
+outcome means for the run is the guard's business.
 """
 
 from __future__ import annotations
