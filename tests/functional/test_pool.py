@@ -127,4 +127,5 @@ def test_a_row_that_raises_what_nobody_expected_fails_alone_and_the_others_go_on
     log = (result.folder / "run.log").read_text(encoding="utf-8")
     assert f"row 6 {broken}: unexpected RuntimeError" in log
     assert "Traceback (most recent call last)" in log and "in assign" in log
-    assert "@" not in log and "555" not in log
+    assert "@" not in log and "+1 555 010 0199" not in log
+    assert "cannot assign to <email> (<phone>)" in log
