@@ -3,14 +3,18 @@
 1. Unless the pre-read is off, read the opportunity (read bucket); when the assignee already
    owns it the row ends UNCHANGED with no write spent; when someone other than the row's
    expected owner owns it, SKIPPED / OwnerChanged (owners.py), unless --overwrite-changed.
-2. Journal `sending` (with the owner seen before), then call AssignOpportunity; the pacer's hook
-   takes a write token just before the request leaves. tenacity retries what may succeed later;
-   a row's first throttle may go again at once instead, if the pacer says so (jitter).
+2. Pass the write gate (window, budget: budget.py), then call AssignOpportunity; the pacer's
+   hook takes a write token just before the request leaves, and at that moment, before it
+   leaves, the journal gets the `sending` line (with the owner seen before) and the budget
+   counts the write (`_leaves`). A write that never left has no `sending` line and costs no
+   budget. tenacity retries what may succeed later; a row's first throttle may go again at once
+   instead, if the pacer says so (jitter).
 3. After an ambiguous failure (read timeout, connection closed) the write may have landed: read
    again before sending again.
 
-Every exception becomes a RowOutcome: a failing row never kills the pool. What an outcome means
-for the run is the guard's business.
+Every exception becomes a RowOutcome: a failing row never kills the pool (what slips through
+anyway, a bug, is caught at the pool's edge and ends the row FAILED: runner.py). What an
+outcome means for the run is the guard's business.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-from bulk_assign.client import current_owner, owned_by, request_id
+from bulk_assign.budget import WriteClaim
+from bulk_assign.client import Outgoing, current_owner, owned_by, request_id
 from bulk_assign.guard import RunGuard, RunStopping, StopReason
 from bulk_assign.journal import Journal
 from bulk_assign.outage import is_outage_failure
@@ -87,7 +93,8 @@ class RowAssigner:
                  journal: Journal, guard: RunGuard, *, calls: CallCounts,
                  on_write_success: Callable[[], None], on_write_throttled: OnThrottled,
                  now_iso: Callable[[], str], sent_before: dict[int, Contact | None],
-                 before_write: Callable[[], None] = lambda: None) -> None:
+                 before_write: Callable[[], WriteClaim] = WriteClaim,
+                 outgoing: Outgoing | None = None) -> None:
         self._settings = settings
         self._client = client
         self._journal = journal
@@ -101,6 +108,8 @@ class RowAssigner:
         self.prefetched: dict[int, Contact | None] = {}
         #: The write gate (budget.py): may wait, or raise RunStopping.
         self._before_write = before_write
+        #: What the pacing hook does the moment this thread's write leaves (runner.py).
+        self._outgoing = outgoing or Outgoing()
 
     def assign(self, job: Job) -> RowOutcome:
         """Do one row and say how it ended. Never raises."""
@@ -129,6 +138,17 @@ class RowAssigner:
         return RowOutcome(row=job.row, status=Status.SKIPPED, error_class=str(reason),
                           error_message=_SKIPPED_MESSAGES[reason], attempts=attempts,
                           finished_at=self._now_iso())
+
+    def broke(self, job: Job, exc: Exception) -> RowOutcome:
+        """The row met an exception nobody expected (a bug; the runner logs its traceback)."""
+        message = scrub(str(exc), job.assignee)[:300]
+        return RowOutcome(
+            row=job.row, status=Status.FAILED, error_class=type(exc).__name__,
+            error_message=f"unexpected error{': ' + message if message else ''} (details in "
+                          "run.log); if a write left for it, `bulk-assign verify` tells "
+                          "whether it landed",
+            finished_at=self._now_iso(),
+        )
 
     def _pre_read_then_write(self, row: _Row) -> RowOutcome:
         job = row.job
@@ -171,28 +191,39 @@ class RowAssigner:
             if owned_by(self.read_owner(job), job.assignee):
                 return self._already_owned(row)
             row.ambiguous = False
-        self._before_write()
-        self._journal.sending(job.row, row.previous_owner, self._now_iso())
-        row.sent_before = True
+        claim = self._before_write()
+        writes = row.writes
         try:
-            row.writes += 1
-            response = self._client.assign_opportunity(
-                Catalog=job.catalog, Identifier=job.identifier,
-                Assignee=job.assignee.to_api(),  # type: ignore[arg-type]
-            )
+            with self._outgoing.on_leaving(partial(self._leaves, row, claim)):
+                response = self._client.assign_opportunity(
+                    Catalog=job.catalog, Identifier=job.identifier,
+                    Assignee=job.assignee.to_api(),  # type: ignore[arg-type]
+                )
         except RunStopping:
-            row.writes -= 1  # the token never came: nothing was sent
-            raise
+            raise  # the slot never came: nothing was sent
         except Exception as exc:
+            if row.writes == writes:
+                raise  # it never left (the journal could not take its line): not the call's
             self._call_failed(exc, job, write=True)
             kind = classify(exc)
             row.ambiguous = kind is Kind.AMBIGUOUS
             if kind is Kind.THROTTLED:
                 self._write_throttled(row)
             raise
+        finally:
+            claim.close()  # a write that did not leave gives its place in the budget back
         self._guard.call_answered()
         self._on_write_success()
         return self._outcome(row, Status.SUCCEEDED, request=request_id(response))
+
+    def _leaves(self, row: _Row, claim: WriteClaim) -> None:
+        """The write is about to leave (the pacer gave it its slot; it goes out even if the run
+        stops now): its `sending` line is on disk first, so a kill -9 from here on finds it
+        and resume re-reads the row before writing again; then it counts in the budget."""
+        self._journal.sending(row.job.row, row.previous_owner, self._now_iso())
+        claim.left()
+        row.sent_before = True
+        row.writes += 1
 
     def _write_throttled(self, row: _Row) -> None:
         """Tell the run; the row's first throttle may go again at once, if attempts are left."""

@@ -1,13 +1,29 @@
 """When a write may leave: the daily budget, the write window, and a hold on the daily quota.
 
-Every write attempt passes the `WriteGate` just before its `sending` line goes to the journal.
-The gate answers one of three ways: go now (and the write is counted), wait until a given
-moment (outside the window; the budget or the account's quota spent with `--wait`), or stop
-the run (`BudgetSpent` without `--wait`). Waits go through the guard's sleep, so Ctrl-C ends
-one at once.
+Every write attempt passes the `WriteGate` before it queues for its slot. The gate answers one
+of three ways: go (with a `WriteClaim` on one place in the budget), wait until a given moment
+(outside the window; the budget or the account's quota spent with `--wait`), or stop the run
+(`BudgetSpent` without `--wait`). Waits go through the guard's sleep, so Ctrl-C ends one at
+once.
 
-The budget counts every write that leaves, throttled or not, at the time its `sending` line was
-written: the journal keeps those times, so the rolling 24 h survives a crash and a resume.
+What counts, and when (the contract the journal, `status` and `resume` rely on):
+- A write counts when it leaves for the service, throttled or not, and only then. It leaves
+  when the pacer hands it its slot (botocore's before-send hook, signed, at most the pacer's
+  lead before its exact departure): there, first its `sending` line is written to the journal
+  and fsynced (runner.py's write turn, assigner.py's `_leaves`), then `WriteClaim.left` counts
+  it, and from that moment the call goes out even if the run stops meanwhile (its last short
+  wait is no longer cut short). So every `sending` line is a write the service saw, or, if the
+  process dies in the few ms between the line and the socket or the connection cannot be
+  opened, one it may have seen: counted, never missed. A kill -9 never leaves a write that left
+  without its line, and resume re-reads such a row before writing it again.
+- A write that waited in the queue and never left (the run stopped; the budget ran out under
+  it) has no `sending` line and gives its place back (`Claim.close`): a stopped run holds no
+  budget for writes it did not make.
+- While claims are out, the budget's last places are taken: a further write waits for those
+  writes to leave or give their place back before the gate decides that the budget is spent.
+- The summary's writes (CallCounts, counted in the same hook) therefore equal the service's
+  count of AssignOpportunity calls and the journal's `sending` lines.
+The journal keeps the times, so the rolling 24 h survives a crash and a resume.
 """
 
 from __future__ import annotations
@@ -32,8 +48,11 @@ log = logging.getLogger("bulk_assign.run")
 
 DAY: Final = 24 * 3600.0
 #: A write counts this much longer than 24 h: the journal's time is taken a moment before the
-#: write leaves (it may still wait for its token), so the account sees it slightly later.
+#: write leaves (at most the pacer's lead, plus an interval in rare cases), and the account's
+#: clock is not ours.
 AGE_MARGIN: Final = 60.0
+#: While other writes hold the budget's last places: look again this often whether they left.
+CLAIM_POLL: Final = 0.02
 #: With --wait, once the account's daily quota is spent: try again after this long.
 QUOTA_RETRY_SECONDS: Final = 900.0
 #: Longest single sleep of a wait: the status file and the bar get a fresh word this often.
@@ -152,12 +171,14 @@ class WriteBudget:
         self._age_out(now)
         return len(self._times)
 
-    def next_allowed(self, now: float) -> float | None:
-        """None if a write may leave now, else the epoch second when one may."""
+    def next_allowed(self, now: float, *, claimed: int = 0) -> float | None:
+        """None if a write may leave now, else the epoch second when one may. `claimed`: writes
+        about to leave, which take places too (when they all leave, the time is right)."""
         self._age_out(now)
-        if len(self._times) < self.limit:
+        if len(self._times) + claimed < self.limit:
             return None
-        return self._times[len(self._times) - self.limit] + DAY + AGE_MARGIN
+        index = len(self._times) + claimed - self.limit
+        return self._times[index] + DAY + AGE_MARGIN if index < len(self._times) else now
 
     def record(self, now: float) -> None:
         self._times.append(now)
@@ -178,8 +199,29 @@ class Hold:
     until: datetime
 
 
+class WriteClaim:
+    """One write's place in the budget, from the gate until the write leaves or never does.
+
+    `left()` when it leaves (counted from that moment); `close()` afterwards in any case: a
+    claim that did not leave gives its place back. Both are idempotent."""
+
+    def __init__(self, gate: WriteGate | None = None) -> None:
+        self._gate = gate
+        self.open = True
+
+    def left(self) -> None:
+        if self._gate is not None:
+            self._gate.settle(self, left=True)
+        self.open = False
+
+    def close(self) -> None:
+        if self._gate is not None:
+            self._gate.settle(self, left=False)
+        self.open = False
+
+
 class WriteGate:
-    """Decides, before each write attempt, whether it leaves now. Thread-safe."""
+    """Decides, before each write attempt, whether it may go. Thread-safe."""
 
     def __init__(self, *, guard: RunGuard, budget: WriteBudget, window: Window | None,
                  wait: bool, now: Now, sleep: Sleep, local_tz: tzinfo | None = None,
@@ -194,25 +236,45 @@ class WriteGate:
         self._tz = local_tz  # None: the machine's own time zone
         self._lock = threading.Lock()
         self._quota_until: datetime | None = None
+        #: Claims handed out whose write has neither left nor given its place back.
+        self._claimed = 0
         self.waited: dict[str, float] = {str(cause): 0.0 for cause in WaitCause}
         self.current: Hold | None = None
 
     def set_listener(self, listener: WaitListener) -> None:
         self._listener = listener
 
-    def before_write(self) -> None:
-        """Return when a write may leave (counted); raise RunStopping if the run stops."""
+    def before_write(self) -> WriteClaim:
+        """Return when a write may go, with its claim on the budget (see the module's
+        contract); raise RunStopping if the run stops."""
         while True:
             with self._lock:
                 hold = self._hold()
                 if hold is None:
-                    self._budget.record(self._now().timestamp())
+                    self._claimed += 1
                     break
+                claimed = self._claimed
+            if hold.cause is WaitCause.BUDGET and claimed:
+                # The last places are claimed by writes about to leave: whether they do decides.
+                if self._sleep(CLAIM_POLL) or self._guard.stopping:
+                    raise RunStopping
+                continue
             if hold.cause is WaitCause.BUDGET and not self._wait:
                 self._guard.stop(budget_stop(self._budget.limit, hold.until))
                 raise RunStopping
             self._wait_out(hold)
         self._set_current(None)
+        return WriteClaim(self)
+
+    def settle(self, claim: WriteClaim, *, left: bool) -> None:
+        """The claimed write left now (counted), or will not (its place is given back)."""
+        with self._lock:
+            if not claim.open:
+                return
+            claim.open = False
+            self._claimed -= 1
+            if left:
+                self._budget.record(self._now().timestamp())
 
     def quota_spent(self) -> None:
         """The account's daily quota refused writes too long (guard): hold writes a while."""
@@ -229,7 +291,7 @@ class WriteGate:
             if now < self._quota_until:
                 return Hold(WaitCause.QUOTA, self._quota_until)
             self._quota_until = None
-        allowed = self._budget.next_allowed(now.timestamp())
+        allowed = self._budget.next_allowed(now.timestamp(), claimed=self._claimed)
         if allowed is not None:
             return Hold(WaitCause.BUDGET, datetime.fromtimestamp(allowed, UTC))
         return None

@@ -7,6 +7,7 @@ connection pool is as large as the worker pool.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -112,6 +113,29 @@ class Turn:
     #: falls before the pace and not between the pace and the wire, where it would make calls
     #: arrive closer together than they left (and be throttled).
     depart: Callable[[], None]
+
+
+class Outgoing:
+    """Per thread, what must happen the moment its paced call is sure to leave (a write's
+    journal line and its place in the budget: assigner.py). The caller sets it around the
+    call; the pacing hook runs it once, just before the call's last wait for its slot."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @contextmanager
+    def on_leaving(self, action: Callable[[], None]) -> Iterator[None]:
+        self._local.action = action
+        try:
+            yield
+        finally:
+            self._local.action = None
+
+    def leaving(self) -> None:
+        action: Callable[[], None] | None = getattr(self._local, "action", None)
+        self._local.action = None  # once per call
+        if action is not None:
+            action()
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import contextlib
 import gc
 import logging
 import os
+import queue
 import signal
 import sys
 import threading
@@ -123,11 +124,16 @@ def precise_scheduling(seconds: float = 0.0005) -> Iterator[None]:
 def stop_on_signals(guard: RunGuard, *, stdout: TextIO) -> Iterator[None]:
     """First Ctrl-C / SIGTERM / SIGHUP (a closed terminal or SSH session): stop dispatching,
     finish calls in flight, write everything. Second: leave at once (the journal already holds
-    every finished row)."""
+    every finished row).
+
+    The handler runs in the main thread, which may be inside any lock at that moment (the
+    guard's, logging's, stdout's): it only records the stop (`RunGuard.interrupted` takes no
+    lock) and queues the notice; a helper thread prints it and logs the stop."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     count = 0
+    notices: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # put() is reentrant
 
     def handle(signum: int, frame: FrameType | None) -> None:
         nonlocal count
@@ -135,16 +141,26 @@ def stop_on_signals(guard: RunGuard, *, stdout: TextIO) -> Iterator[None]:
         if count > 1:
             os._exit(EXIT_INTERRUPTED)
         name = signal.Signals(signum).name
-        print(f"\n{name}: stopping after the calls in flight (again to quit at once)...",
-              file=stdout, flush=True)
         guard.interrupted(name)
+        notices.put(name)
 
+    def tell() -> None:
+        while (name := notices.get()) is not None:
+            with contextlib.suppress(OSError, ValueError):  # the terminal may be gone (SIGHUP)
+                print(f"\n{name}: stopping after the calls in flight (again to quit at "
+                      "once)...", file=stdout, flush=True)
+            guard.announce()
+
+    teller = threading.Thread(target=tell, name="signal-notices", daemon=True)
+    teller.start()
     previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        notices.put(None)
+        teller.join(timeout=1.0)
 
 
 @contextmanager

@@ -7,6 +7,14 @@ without a success for too long), a run folder that cannot be written, a signal.
 
 A stop is data (reason, what happened, what to do): the console and the summary show it with the
 real run folder and the resume command.
+
+Locks: a signal handler runs in the main thread, between any two of its bytecodes, so it may
+find the main thread inside one of the guard's critical sections. Recording a stop therefore
+takes no lock (`interrupted` is safe in a signal handler: an append and an event); the stop's
+line in run.log is written later, outside any lock, by `announce`. Nothing here logs or calls
+back while holding a lock.
+
+Time is injected (clock, sleep, now), so waits and outages run on a fake clock in tests.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from bulk_assign.results import (
     Status,
 )
 from bulk_assign.retry import ACCESS_DENIED_CODES, error_code
-from bulk_assign.timestamps import now_iso
+from bulk_assign.timestamps import iso, utc_now
 
 log = logging.getLogger("bulk_assign.run")
 
@@ -63,18 +71,25 @@ class RunStopping(Exception):
 
 
 class RunGuard:
-    """Owns the stop event, the stop and the rules that trigger one. Thread-safe."""
+    """Owns the stop event, the stop and the rules that trigger one. Thread-safe.
+
+    `clock` measures waits (monotonic seconds), `sleep` waits (up to the given seconds; True
+    when woken because the run is stopping; default: the stop event's own wait), `now` says
+    the wall time shown to the user."""
 
     def __init__(self, *, quota_wait_seconds: float, access_denied_limit: int,
                  outage_seconds: float, profile: str | None = None,
                  wait_outages: bool = False, where: str = "",
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], bool] | None = None) -> None:
+                 sleep: Callable[[float], bool] | None = None,
+                 now: Callable[[], datetime] = utc_now) -> None:
         self.event = threading.Event()
         #: Waits up to the given seconds; True when woken because the run is stopping.
         self._sleep = sleep or self.event.wait
+        self._now = now
         #: Outages: stop the run, or (wait_outages) pause until the service is back.
-        self.outages = OutageBreaker(quiet_seconds=outage_seconds, clock=clock, now_iso=now_iso)
+        self.outages = OutageBreaker(quiet_seconds=outage_seconds, clock=clock,
+                                     now_iso=lambda: iso(now(), milliseconds=True))
         self._wait_outages = wait_outages
         self._where = where  # "http://... (region us-east-1)", for the advice
         #: Told until when calls wait for an outage to end (None: it ended).
@@ -86,7 +101,11 @@ class RunGuard:
         self._profile = profile
         self._denied_in_a_row = 0
         self._last_write_success = clock()
-        self.stop_info: Stop | None = None
+        #: The stops asked for; the first one is the run's. Appended without a lock (a list's
+        #: append is atomic), so that a signal handler never waits for the main thread.
+        self._stops: list[Stop] = []
+        self._announce_lock = threading.Lock()
+        self._announced = False
         #: With --wait, told instead of stopping when the daily quota is spent (budget.py).
         self.on_quota_spent: Callable[[], None] | None = None
 
@@ -98,12 +117,22 @@ class RunGuard:
 
     def sleep(self, seconds: float) -> bool:
         """Wait up to `seconds`; True when woken because the run is stopping."""
-        return self.event.wait(seconds)
+        return self._sleep(seconds)
+
+    def now(self) -> datetime:
+        """The wall time as the run's injected clock says (for times shown to the user)."""
+        return self._now()
 
     def check(self) -> None:
         """Raise RunStopping when the run is stopping."""
         if self.event.is_set():
             raise RunStopping
+
+    @property
+    def stop_info(self) -> Stop | None:
+        """The run's stop (the first asked for), or None while it goes on."""
+        stops = self._stops
+        return stops[0] if stops else None
 
     @property
     def reason(self) -> StopReason:
@@ -113,15 +142,31 @@ class RunGuard:
     # --- deciding -------------------------------------------------------------------------
 
     def stop(self, stop: Stop) -> None:
-        """Stop dispatching; calls in flight finish, the rest become SKIPPED. First stop wins."""
-        with self._lock:
-            if self.stop_info is None:
-                self.stop_info = stop
-                log.warning("stop: %s: %s", stop.reason, stop.sentence())
-        self.event.set()
+        """Stop dispatching; calls in flight finish, the rest become SKIPPED. First stop wins.
+        Logs it: not for a signal handler (see `interrupted`)."""
+        self._record(stop)
+        self.announce()
 
     def interrupted(self, signal_name: str) -> None:
-        self.stop(Stop(StopReason.INTERRUPTED, f"interrupted by {signal_name}"))
+        """A signal stops the run. Safe in a signal handler: it takes no lock and never
+        blocks, logs nothing, calls nothing back; `announce` logs it later."""
+        self._record(Stop(StopReason.INTERRUPTED, f"interrupted by {signal_name}"))
+
+    def _record(self, stop: Stop) -> None:
+        if not self._stops:
+            self._stops.append(stop)  # two at once: both appended, the first still wins
+        self.event.set()
+
+    def announce(self) -> None:
+        """Write the run's stop to run.log, once. Never from a signal handler."""
+        stop = self.stop_info
+        if stop is None:
+            return
+        with self._announce_lock:
+            if self._announced:
+                return
+            self._announced = True
+        log.warning("stop: %s: %s", stop.reason, stop.sentence())
 
     def write_succeeded(self) -> None:
         with self._lock:
@@ -140,7 +185,7 @@ class RunGuard:
         elif waited > self._quota_wait:
             # A rolling 24 h window shared with other writers frees up as the writes of a day
             # ago age out, so there is no single reset time to promise.
-            later = datetime.now(UTC) + timedelta(hours=1)
+            later = self.now().astimezone(UTC) + timedelta(hours=1)
             self.stop(Stop(
                 StopReason.QUOTA_EXHAUSTED,
                 f"throttled for {waited / 60:.1f} min without one write going through: the "
@@ -240,8 +285,8 @@ class RunGuard:
     def before_call(self) -> None:
         """During an outage (with --wait) calls wait; one tries after each growing pause."""
         while (left := self.outages.wait_before_call()) > 0:
-            self.on_wait(datetime.now(UTC) + timedelta(seconds=left))
-            if self.event.wait(min(left, 1.0)):
+            self.on_wait(self.now() + timedelta(seconds=left))
+            if self._sleep(min(left, 1.0)) or self.stopping:
                 raise RunStopping
 
     def folder_unwritable(self, exc: BaseException) -> None:

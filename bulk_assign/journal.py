@@ -1,8 +1,10 @@
 """journal.jsonl: the crash-safe truth that resume reads.
 
 Two kinds of line, each flushed and fsynced before the call it guards goes on:
-- `sending`: a write is about to leave for this row (with the owner seen before it), so a run
-  killed mid-call knows to re-read that opportunity instead of writing it blind;
+- `sending`: a write is leaving for this row (with the owner seen before it), written once the
+  pacer gave it its slot and before it goes out (budget.py), so a run killed mid-call knows to
+  re-read that opportunity instead of writing it blind, and the daily budget counts exactly
+  the writes that left;
 - `outcome`: the row's outcome. The last outcome of a row wins.
 A line cut short by `kill -9` (the file's last, without its newline) is ignored on reading and
 cut off before the next run appends. Any other line that is not a well-formed record stops

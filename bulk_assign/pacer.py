@@ -33,6 +33,8 @@ from typing import Final
 Clock = Callable[[], float]
 #: Waits up to `seconds`; returns True if woken early because the run is stopping.
 Sleep = Callable[[float], bool]
+#: Waits `seconds`, whatever happens.
+Pause = Callable[[float], object]
 
 #: Calls leave this much later than 1/rate (share of the interval, plus a fixed part): the
 #: arrival jitter of a millisecond or two must not cost a throttle.
@@ -70,7 +72,10 @@ class TokenBucket:
     - `reserve()`, before signing: waits its turn (acquirers queue on a lock, so a retry waits
       like any other call) until its slot is at most `lead` seconds away, and holds it;
     - `depart()`, once signed: waits for the slot itself, and for one interval after the call
-      before it actually left; that departure is what the next interval counts from.
+      before it actually left; that departure is what the next interval counts from. Given
+      `leaving`, it calls it before that last wait (the write's journal line and its place in
+      the budget: runner.py), and from then on the call leaves even if the run stops: what
+      `leaving` recorded must be what happened.
 
     `acquire()` does both at once. `retry_at_once()`, after a throttle, lets the same thread
     send the refused call again a moment later, before the queue.
@@ -86,12 +91,14 @@ class TokenBucket:
 
     def __init__(self, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep | None = None,
                  margin: float = PACE_MARGIN, margin_seconds: float = PACE_MARGIN_SECONDS,
-                 lead: float = SIGN_LEAD) -> None:
+                 lead: float = SIGN_LEAD, pause: Pause = time.sleep) -> None:
         if not rate > 0:
             raise ValueError(f"rate must be greater than 0, not {rate}")
         self._rate = rate
         self._clock = clock
         self._sleep: Sleep = sleep or threading.Event().wait
+        #: A wait the stop does not cut short: a call already committed to leave.
+        self._pause = pause
         self._margin = margin
         self._margin_seconds = margin_seconds
         self._lead = lead
@@ -146,12 +153,26 @@ class TokenBucket:
                 if self._sleep(slot - now - lead):
                     return False
 
-    def depart(self) -> bool:
+    def depart(self, leaving: Callable[[], None] | None = None) -> bool:
         """Wait for the slot `reserve` gave this thread, and one interval after the previous
-        call's actual departure; record this departure. False if the sleep was cut short."""
+        call's actual departure; record this departure. False if the sleep was cut short.
+
+        `leaving`: called (no lock held) once the slot is this thread's and at most a lead
+        away, before the last wait; the call then leaves whatever happens, and True is
+        returned. If `leaving` raises, no slot is taken and the exception goes on."""
         due: float | None = getattr(self._slot, "due", None)
         if due is None:  # nothing reserved (the hooks came in mid-call): take a slot now
-            return self.acquire()
+            if leaving is None:
+                return self.acquire()
+            if not self.reserve(lead=0.0):
+                return False
+            due = self._slot.due
+        if leaving is not None:
+            try:
+                leaving()
+            except BaseException:
+                self._slot.due = None
+                raise
         while True:
             now = self._clock()
             with self._marks:
@@ -163,9 +184,11 @@ class TokenBucket:
                     self._last = now if self._last is None else max(self._last, now)
                     self.acquired += 1
                     return True
-            if self._sleep(ready - now):
-                self._slot.due = None
-                return False
+            if self._sleep(ready - now):  # the run is stopping
+                if leaving is None:
+                    self._slot.due = None
+                    return False
+                self._pause(max(0.0, ready - self._clock()))  # committed: it leaves all the same
 
     def retry_at_once(self, share: float = RETRY_AT_ONCE_SHARE) -> bool:
         """This thread's last call was throttled: let it go again `share` of an interval after
@@ -196,14 +219,16 @@ class Pacer:
 
     def __init__(self, *, max_tps: float, read_tps: float, clock: Clock = time.monotonic,
                  sleep: Sleep | None = None, on_rate_change: Callable[[float, float], None]
-                 | None = None, start_tps: float | None = None) -> None:
+                 | None = None, start_tps: float | None = None,
+                 pause: Pause = time.sleep) -> None:
         """`start_tps` (default `max_tps`): the first write rate; successes climb from there
-        one step at a time, as after a decrease."""
+        one step at a time, as after a decrease. `pause`: the buckets' wait that a stop does
+        not cut short (TokenBucket)."""
         self.max_tps = max_tps
         start = max_tps if start_tps is None else max(max_tps * FLOOR_SHARE,
                                                       min(start_tps, max_tps))
-        self.writes = TokenBucket(start, clock=clock, sleep=sleep)
-        self.reads = TokenBucket(read_tps, clock=clock, sleep=sleep)
+        self.writes = TokenBucket(start, clock=clock, sleep=sleep, pause=pause)
+        self.reads = TokenBucket(read_tps, clock=clock, sleep=sleep, pause=pause)
         self._state = AimdState(rate=start)
         self._lock = threading.Lock()
         self._on_rate_change = on_rate_change
@@ -226,12 +251,17 @@ class Pacer:
     def set_ceiling(self, ceiling: float | None) -> None:
         """Keep the rate at or below `ceiling` (None: back to max_tps); it climbs back by
         successes as before."""
+        self.rate_changed(*self.change_ceiling(ceiling))
+
+    def change_ceiling(self, ceiling: float | None) -> tuple[float, float]:
+        """`set_ceiling` without telling the listener: returns (old, new) rate for the
+        caller's `rate_changed` once it holds no lock of its own (sharing.py)."""
         with self._lock:
             self._ceiling = ceiling
             old = self._state.rate
             if old > self.top:
                 self._state.rate = self.top
-                self._apply(old)
+            return old, self._apply(old)
 
     def throttled(self) -> None:
         """A write was throttled: someone else writes on the account too, slow down."""
@@ -249,7 +279,8 @@ class Pacer:
                 return
             state.since_decrease = 0
             state.rate = max(self.floor, old * factor)
-            self._apply(old)
+            new = self._apply(old)
+        self.rate_changed(old, new)
 
     def succeeded(self) -> None:
         """A write went through: step back towards the maximum."""
@@ -259,14 +290,20 @@ class Pacer:
             state.since_decrease += 1
             old = state.rate
             state.rate = min(self.top, old + STEP * self.max_tps)
-            self._apply(old)
+            new = self._apply(old)
+        self.rate_changed(old, new)
 
-    def _apply(self, old: float) -> None:
+    def _apply(self, old: float) -> float:
+        """The bucket takes the new rate (under the lock, so rates apply in order)."""
         new = self._state.rate
         if new != old:
             self.writes.set_rate(new)
-            if self._on_rate_change is not None:
-                self._on_rate_change(old, new)
+        return new
+
+    def rate_changed(self, old: float, new: float) -> None:
+        """The listener hears of a change outside any lock: it logs and writes files."""
+        if new != old and self._on_rate_change is not None:
+            self._on_rate_change(old, new)
 
 
 class FakeClock:

@@ -14,9 +14,13 @@ T = TypeVar("T")
 
 
 def run_pool(jobs: Iterable[T], work: Callable[[T], None], *, workers: int,
-             stopping: Callable[[], bool]) -> list[T]:
+             stopping: Callable[[], bool],
+             failed: Callable[[T, Exception], None] | None = None) -> list[T]:
     """Run `work(job)` on `workers` threads; return the jobs never started because the run
-    stopped. `work` must not raise: a failing job is the caller's outcome, not the pool's."""
+    stopped. A failing job is the caller's outcome, not the pool's: `work` turns what it
+    expects into one, and an exception it did not expect goes to `failed(job, exc)` (s3transfer's
+    Task.__call__), so the worker goes on with the next job. Without `failed` the exception
+    ends the worker (threading's excepthook prints it), as before."""
     iterator = iter(jobs)
     pull = threading.Lock()
 
@@ -33,7 +37,12 @@ def run_pool(jobs: Iterable[T], work: Callable[[T], None], *, workers: int,
             found, job = next_job()
             if not found:
                 return
-            work(job)  # type: ignore[arg-type]
+            try:
+                work(job)  # type: ignore[arg-type]
+            except Exception as exc:  # a bug met on one row must not end the others
+                if failed is None:
+                    raise
+                failed(job, exc)  # type: ignore[arg-type]
 
     threads = [threading.Thread(target=worker, name=f"assign-{i}", daemon=True)
                for i in range(workers)]

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from bulk_assign.client import Turn, paced
@@ -118,7 +118,7 @@ class PacedReader:
         with self._lock:
             waited = self._clock() - self._last_success
         if waited > self._quota_wait:
-            later = datetime.now(UTC) + timedelta(hours=1)
+            later = self.guard.now().astimezone(UTC) + timedelta(hours=1)
             self.guard.stop(Stop(
                 StopReason.QUOTA_EXHAUSTED,
                 f"reads throttled for {waited / 60:.1f} min without one going through: the "

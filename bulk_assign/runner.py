@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,19 +25,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bulk_assign.assigner import RowAssigner
 from bulk_assign.budget import WaitCause, WriteGate, make_gate
-from bulk_assign.client import Turn, paced
+from bulk_assign.client import Outgoing, Turn, paced
 from bulk_assign.guard import RunGuard, RunStopping, Stop
 from bulk_assign.journal import Journal
 from bulk_assign.outage import SERVICE_UNAVAILABLE, UNREACHABLE
 from bulk_assign.pacer import Pacer, TokenBucket
 from bulk_assign.pool import run_pool
 from bulk_assign.preflight import PROBE_ATTEMPTS, PROBE_ROWS, probe
+from bulk_assign.privacy import scrub
 from bulk_assign.results import CallCounts, Contact, Job, RowOutcome, Status
 from bulk_assign.retry import error_code, http_status
 from bulk_assign.settings import RunSettings
 from bulk_assign.sharing import OtherWriters, ShareController, SharePlan
 from bulk_assign.status import STATUS, StatusFile
-from bulk_assign.timestamps import now_iso
+from bulk_assign.timestamps import iso, utc_now
 
 if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
@@ -84,14 +86,15 @@ class RunReport:
 
 
 def run_guard(settings: RunSettings, *, endpoint: str,
-              clock: Callable[[], float] = time.monotonic) -> RunGuard:
+              clock: Callable[[], float] = time.monotonic,
+              now: Callable[[], datetime] = utc_now) -> RunGuard:
     """The guard of a run with `settings`: made before the run's first file is written, so a
     signal handler can stop the run from that moment on."""
     return RunGuard(quota_wait_seconds=settings.quota_wait_seconds,
                     access_denied_limit=settings.access_denied_limit,
                     outage_seconds=settings.outage_seconds, profile=settings.profile,
                     wait_outages=settings.wait, where=f"{endpoint} (region {settings.region})",
-                    clock=clock)
+                    clock=clock, now=now)
 
 
 class Runner:
@@ -105,6 +108,7 @@ class Runner:
         *,
         guard: RunGuard | None = None,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utc_now,
         sent_before: dict[int, Contact | None] | None = None,
         listener: RunListener | None = None,
         share: SharePlan | None = None,
@@ -113,7 +117,7 @@ class Runner:
         self.settings = settings
         self.client = client
         self.journal = journal
-        self.guard = guard or run_guard(settings, clock=clock,
+        self.guard = guard or run_guard(settings, clock=clock, now=now,
                                         endpoint=str(client.meta.endpoint_url))
         self._listener: RunListener = listener or _Silent()
         self.guard.on_wait = lambda until: self.waiting(WaitCause.SERVICE if until else None,
@@ -126,7 +130,8 @@ class Runner:
                                        explicit=self.share.explicit,
                                        others_seen=self.share.others.per_second > 0, clock=clock)
         self.status = StatusFile(journal.path.parent / STATUS, pace=lambda: self.pacer.write_rate)
-        self.gate = gate or make_gate(settings, guard=self.guard, journal_path=journal.path)
+        self.gate = gate or make_gate(settings, guard=self.guard, journal_path=journal.path,
+                                      now=now)
         self.gate.set_listener(self)
         if settings.wait:
             self.guard.on_quota_spent = self.gate.quota_spent
@@ -135,11 +140,16 @@ class Runner:
         self._lock = threading.Lock()
         self.calls = CallCounts()
         self.outcomes: dict[int, RowOutcome] = {}
+        #: Rows whose outcome of this run is in the journal.
+        self._recorded: set[int] = set()
         self._statuses: Counter[str] = Counter()
+        self._outgoing = Outgoing()
         self._assigner = RowAssigner(
             settings, client, journal, self.guard, calls=self.calls,
             on_write_success=self._write_succeeded, on_write_throttled=self._write_throttled,
-            now_iso=now_iso, sent_before=sent_before or {}, before_write=self.gate.before_write,
+            now_iso=lambda: iso(now(), milliseconds=True), sent_before=sent_before or {},
+            before_write=self.gate.before_write,
+            outgoing=self._outgoing,
         )
 
     def run(self, jobs: Iterable[Job]) -> RunReport:
@@ -157,8 +167,10 @@ class Runner:
             else:
                 unsent = run_pool(chain(first, pending), self._do_row,
                                   workers=self.settings.worker_count,
-                                  stopping=lambda: self.guard.stopping)
+                                  stopping=lambda: self.guard.stopping,
+                                  failed=self._row_broke)
         self._record_all(unsent, lambda job: self._assigner.skipped(job, self.guard.reason))
+        self.guard.announce()  # a stop a signal asked for is logged here at the latest
         self.status.ended("stopped" if self.guard.stop_info else "finished")
         return RunReport(outcomes=self.outcomes, calls=self.calls,
                          wall_seconds=self._clock() - self._started, stop=self.guard.stop_info,
@@ -210,7 +222,10 @@ class Runner:
                 raise RunStopping
 
         def depart() -> None:
-            if self.guard.stopping or not bucket.depart():
+            # A write is journalled and counted (Outgoing) before its last short wait, which
+            # the stop then no longer cuts short: what was counted is what left.
+            leaving = self._outgoing.leaving if write else None
+            if self.guard.stopping or not bucket.depart(leaving):
                 raise RunStopping
             self.calls.add(write=write)
 
@@ -246,15 +261,35 @@ class Runner:
         self._listener.waiting(cause, until)
 
     def _do_row(self, job: Job) -> None:
-        outcome = self._assigner.assign(job)
+        self._record(job, self._assigner.assign(job))
+
+    def _row_broke(self, job: Job, exc: Exception) -> None:
+        """The pool's edge: `assign` or the recording raised what nobody expected (a bug). The
+        row ends FAILED with the exception's class, unless its outcome is already recorded;
+        the traceback goes to run.log, scrubbed (rows by number and Identifier only)."""
+        with self._lock:
+            # Broken after its outcome was in the journal (e.g. the progress bar): it stands.
+            recorded = job.row in self._recorded
+        text = scrub("".join(traceback.format_exception(exc)), job.assignee).rstrip()
+        log.error("row %d %s: unexpected %s; %s, the run goes on:\n%s", job.row, job.identifier,
+                  type(exc).__name__, "its outcome stands" if recorded else "the row is FAILED",
+                  text)
+        if not recorded:
+            self._record(job, self._assigner.broke(job, exc))
+
+    def _record(self, job: Job, outcome: RowOutcome) -> None:
+        """Journal first, then the counts and the guard's rules."""
         try:
             self.journal.finished(outcome)
         except Exception as exc:  # e.g. the disk is full: the journal cannot hold the truth
             log.exception("row %d %s: could not record the outcome", job.row, job.identifier)
             with self._lock:
                 self.outcomes[outcome.row] = outcome
+                self._recorded.add(job.row)
             self.guard.folder_unwritable(exc)
             return
+        with self._lock:
+            self._recorded.add(job.row)
         log.info(
             "row %d %s %s %s attempts=%d%s", outcome.row, job.identifier, outcome.status,
             outcome.error_class, outcome.attempts,

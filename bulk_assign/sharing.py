@@ -281,19 +281,28 @@ class ShareController:
             now = self._clock()
             if self._hold_until is not None:
                 self._hold_until = now + HOLD_SECONDS
-            elif self._climbing or sum(self._recent) >= self._threshold:
-                self._hold_until = now + HOLD_SECONDS
-                self._since = now
-                log.info("throttles show another writer: pace held at most %.3g writes/s "
-                         "for %.0f s", self._cap, HOLD_SECONDS)
-                self._pacer.set_ceiling(self._cap)
+                return
+            if not (self._climbing or sum(self._recent) >= self._threshold):
+                return
+            self._hold_until = now + HOLD_SECONDS
+            self._since = now
+            # The ceiling changes under the lock, in the order of the decisions; the log and
+            # the pacer's listener (which logs and writes files) hear of it outside.
+            change = self._pacer.change_ceiling(self._cap)
+        log.info("throttles show another writer: pace held at most %.3g writes/s for %.0f s",
+                 self._cap, HOLD_SECONDS)
+        self._pacer.rate_changed(*change)
 
     def succeeded(self) -> None:
         with self._lock:
             self._recent.append(False)
             self._climbing = self._climbing and self._pacer.write_rate < self._pacer.top
-            if self._hold_until is not None and self._clock() >= self._hold_until:
-                self._release()
+            if self._hold_until is None or self._clock() < self._hold_until:
+                return
+            self._release()
+            change = self._pacer.change_ceiling(None)
+        log.info("no throttle for %.0f s: the pace may climb back", HOLD_SECONDS)
+        self._pacer.rate_changed(*change)
 
     def _release(self) -> None:
         now = self._clock()
@@ -301,8 +310,6 @@ class ShareController:
             self.contended_seconds += now - self._since
         self._hold_until = self._since = None
         self._recent.clear()
-        log.info("no throttle for %.0f s: the pace may climb back", HOLD_SECONDS)
-        self._pacer.set_ceiling(None)
 
 
 def quota_facts(runner: Any, *, journal_path: Any) -> dict[str, Any]:

@@ -10,10 +10,12 @@ import pytest
 
 from bulk_assign.budget import (
     AGE_MARGIN,
+    CLAIM_POLL,
     DAY,
     QUOTA_RETRY_SECONDS,
     Window,
     WriteBudget,
+    WriteClaim,
     WriteGate,
     journal_write_times,
     make_gate,
@@ -106,7 +108,7 @@ def test_a_spent_budget_stops_the_run_and_names_the_next_allowed_write() -> None
     clock, guard = WallClock(), _guard()
     gate = _gate(clock, guard, limit=3)
     for _ in range(3):
-        gate.before_write()
+        gate.before_write().left()
         clock.t += timedelta(seconds=1)
     with pytest.raises(RunStopping):
         gate.before_write()
@@ -121,10 +123,10 @@ def test_a_spent_budget_stops_the_run_and_names_the_next_allowed_write() -> None
 def test_with_wait_writes_continue_once_the_oldest_ages_out() -> None:
     clock, guard = WallClock(), _guard()
     gate = _gate(clock, guard, limit=2, wait=True)
-    gate.before_write()
+    gate.before_write().left()
     clock.t += timedelta(hours=1)
-    gate.before_write()
-    gate.before_write()  # the third waits for the first to age out
+    gate.before_write().left()
+    gate.before_write().left()  # the third waits for the first to age out
     assert clock.t == START + timedelta(seconds=DAY + AGE_MARGIN)
     assert guard.stop_info is None
     assert gate.waited["budget"] == pytest.approx(DAY + AGE_MARGIN - 3600)
@@ -144,11 +146,59 @@ def test_the_budget_counts_the_journals_writes_across_a_crash_and_a_resume(
     clock, guard = WallClock(), _guard()
     gate = make_gate(settings, guard=guard, journal_path=journal, now=clock.now,
                      sleep=clock.sleep, local_tz=UTC)
-    gate.before_write()  # the fourth write of 24 h
+    gate.before_write().left()  # the fourth write of 24 h
     with pytest.raises(RunStopping):
         gate.before_write()
     assert guard.reason is StopReason.BUDGET_SPENT
     assert len(journal_write_times(journal)) == 3
+
+
+def test_a_write_that_never_left_gives_its_place_back() -> None:
+    """A write that queued for its slot and never left (the run stopped, or the budget ran
+    out under it) costs no budget: only `left` counts, at the moment it is called."""
+    clock, guard = WallClock(), _guard()
+    gate = _gate(clock, guard, limit=2)
+    gate.before_write().close()  # never left
+    first = gate.before_write()
+    clock.t += timedelta(seconds=5)
+    first.left()
+    first.close()  # after `left`: changes nothing
+    gate.before_write().left()
+    assert gate.facts()["budget_used_last_24h"] == 2
+    with pytest.raises(RunStopping):
+        gate.before_write()
+    assert guard.reason is StopReason.BUDGET_SPENT
+    # Counted from when it left: the first ages out 24 h (and the margin) after START + 5 s.
+    allowed = START + timedelta(seconds=5 + DAY + AGE_MARGIN)
+    assert guard.stop_info is not None
+    assert f"{allowed:%H:%M:%S} UTC" in guard.stop_info.sentence()
+
+
+@pytest.mark.parametrize("leaves", [True, False])
+def test_while_the_last_place_is_claimed_a_write_waits_to_see_whether_it_leaves(
+    leaves: bool,
+) -> None:
+    clock, guard = WallClock(), _guard()
+    claims: list[WriteClaim] = []
+
+    def sleep(seconds: float) -> bool:  # meanwhile, the claimed write leaves or gives up
+        clock.sleeps.append(seconds)
+        if len(clock.sleeps) == 3:
+            claims[0].left() if leaves else claims[0].close()
+        return False
+
+    gate = WriteGate(guard=guard, budget=WriteBudget(1), window=None, wait=False,
+                     now=clock.now, sleep=sleep, local_tz=UTC)
+    claims.append(gate.before_write())
+    if leaves:
+        with pytest.raises(RunStopping):
+            gate.before_write()
+        assert guard.reason is StopReason.BUDGET_SPENT
+    else:
+        gate.before_write().left()
+        assert guard.stop_info is None
+    assert clock.sleeps == [CLAIM_POLL] * 3
+    assert gate.facts()["budget_used_last_24h"] == 1
 
 
 def test_quota_spent_with_wait_holds_writes_then_tries_again() -> None:

@@ -255,6 +255,62 @@ def test_no_retry_at_once_when_another_call_left_since() -> None:
     assert clock.t == pytest.approx(2.0)
 
 
+def test_a_call_told_it_is_leaving_goes_even_if_the_run_stops_during_its_last_wait() -> None:
+    """`leaving` (the write's journal line and its place in the budget) runs before the last
+    short wait; from then on a stop no longer cancels the call, so what was recorded left."""
+    clock = FakeClock()
+    stopping = [False]
+    events: list[tuple[str, float]] = []
+
+    def sleep(seconds: float) -> bool:
+        clock.sleep(seconds)
+        return stopping[0]
+
+    def pause(seconds: float) -> None:
+        events.append(("pause", clock.t))
+        clock.sleep(seconds)
+
+    bucket = TokenBucket(1.0, clock=clock.now, sleep=sleep, margin=0.0, margin_seconds=0.0,
+                         lead=0.5, pause=pause)
+    assert bucket.acquire() is True
+    assert bucket.reserve() is True and clock.t == pytest.approx(0.5)
+
+    def leaving() -> None:
+        events.append(("leaving", clock.t))
+        stopping[0] = True  # Ctrl-C right after the line was written
+
+    assert bucket.depart(leaving) is True
+    assert clock.t == pytest.approx(1.0) and bucket.acquired == 2
+    assert events[0] == ("leaving", pytest.approx(0.5)) and events[1][0] == "pause"
+    assert bucket.reserve() is False  # the next call, not yet told, is cancelled as before
+
+
+def test_a_call_whose_leaving_fails_takes_no_slot() -> None:
+    clock = FakeClock()
+    bucket = _bucket(1.0, clock, margin=0.0)
+    assert bucket.acquire() is True
+    assert bucket.reserve() is True
+
+    def leaving() -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        bucket.depart(leaving)
+    assert bucket.acquired == 1
+
+
+def test_the_rate_listener_hears_of_a_change_outside_the_pacers_lock() -> None:
+    """The listener logs and writes status.json: never while the pacer's lock is held."""
+    clock = FakeClock()
+    held: list[bool] = []
+    pacer = Pacer(max_tps=1.0, read_tps=10.0, clock=clock.now, sleep=clock.sleep,
+                  on_rate_change=lambda old, new: held.append(pacer._lock.locked()))
+    pacer.throttled()
+    pacer.succeeded()
+    pacer.set_ceiling(0.5)
+    assert held == [False, False, False]
+
+
 # --- Pacer (AIMD) -------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,34 @@ def test_while_climbing_from_its_start_one_throttle_holds_the_pace() -> None:
 
     assert run_until_a_throttle(3).holding  # still climbing
     assert not run_until_a_throttle(60).holding  # at the plan: a lone throttle
+
+
+def test_the_share_controller_logs_and_tells_the_pacer_outside_its_lock(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its log lines and the pacer's listener (which logs and writes status.json) run with
+    neither the controller's nor the pacer's lock held."""
+    clock = FakeClock()
+    held: list[tuple[bool, bool]] = []
+    pacer = Pacer(max_tps=1.0, read_tps=10.0, clock=clock.now, sleep=clock.sleep,
+                  on_rate_change=lambda old, new: held.append(
+                      (control._lock.locked(), pacer._lock.locked())))
+    control = ShareController(pacer, quota=1.0, explicit=False, others_seen=True,
+                              clock=clock.now)
+
+    class Check(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            held.append((control._lock.locked(), pacer._lock.locked()))
+
+    check = Check()
+    logging.getLogger("bulk_assign.run").addHandler(check)
+    try:
+        for _ in range(3):
+            control.throttled()
+        assert control.holding
+        clock.t += HOLD_SECONDS + 1
+        control.succeeded()
+        assert not control.holding
+    finally:
+        logging.getLogger("bulk_assign.run").removeHandler(check)
+    assert held and set(held) == {(False, False)}
