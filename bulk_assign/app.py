@@ -40,13 +40,11 @@ from bulk_assign.reader import InputTable, read_table
 from bulk_assign.report import OutputPaths, format_summary, workbook_wanted, write_outputs
 from bulk_assign.results import HIDDEN_ROW, OK_STATUSES, OWNER_CHANGED, RowOutcome, Status
 from bulk_assign.runfolder import (
-    check_out_dir,
-    prepare_run_dir,
     read_record,
     sha256_of,
     write_record,
 )
-from bulk_assign.runlock import HeldRunFolder, hold_run_folder
+from bulk_assign.runlock import HeldRunFolder, check_out_dir, hold_run_folder, prepare_run_dir
 from bulk_assign.runner import Runner, RunReport, run_guard
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 from bulk_assign.sharing import OtherWriters, SharePlan, look_back, our_identifiers, quota_facts

@@ -20,8 +20,8 @@ from bulk_assign.budget import Window
 from bulk_assign.console import interrupt_on_signals
 from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError, UsageError
 from bulk_assign.results import Contact
-from bulk_assign.rules import CATALOGS, OWNER_TITLE, canonical_catalog, field_rules
-from bulk_assign.settings import OUTPUT_FORMATS, RunSettings, default
+from bulk_assign.rules import OWNER_TITLE, canonical_catalog, field_rules
+from bulk_assign.settings import CATALOGS, OUTPUT_FORMATS, RunSettings, default
 
 T = TypeVar("T")
 

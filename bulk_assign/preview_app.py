@@ -36,7 +36,8 @@ from bulk_assign.preview import (
 )
 from bulk_assign.preview_book import PREVIEW_CSV, PREVIEW_XLSX, facts, write_preview_files
 from bulk_assign.reads import DEFAULT_READ_WORKERS, PacedReader, make_guard, read_seconds
-from bulk_assign.runfolder import check_out_dir, prepare_run_dir, sha256_of
+from bulk_assign.runfolder import sha256_of
+from bulk_assign.runlock import check_out_dir, prepare_run_dir
 from bulk_assign.settings import RunSettings
 from bulk_assign.timestamps import iso, utc_now
 

@@ -15,11 +15,10 @@ import botocore.session
 from botocore.model import StructureShape
 
 from bulk_assign import fields
+from bulk_assign.settings import CATALOGS
 
 SERVICE: Final = "partnercentral-selling"
 OPERATION: Final = "AssignOpportunity"
-#: The catalogs the API accepts (the model only says `[a-zA-Z]+`).
-CATALOGS: Final = ("AWS", "Sandbox")
 #: The BusinessTitle that makes a team member the opportunity's owner ("Use the value
 #: `PartnerAccountManager` to update details of the opportunity owner"). Every other title joins
 #: the team without changing the owner. The one place this value is typed.

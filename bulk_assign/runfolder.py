@@ -37,12 +37,15 @@ def default_run_dir(input_path: Path, now: datetime, *, root: Path = Path("runs"
     return candidate
 
 
-def prepare_run_dir(out: Path | None, input_path: Path, now: datetime) -> Path:
-    """The run's folder, created 0700 if it is new; an existing `--out` folder keeps its mode."""
+def make_run_dir(out: Path | None, input_path: Path, now: datetime) -> Path:
+    """The run's folder, created 0700 if it is new; an existing `--out` folder keeps its mode.
+
+    Whether the folder may take a run is the lock's question: `runlock.prepare_run_dir`.
+    """
     if out is None:
         return _new_default_dir(input_path, now)
     folder = out
-    check_out_dir(folder)
+    check_out_path(folder)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         _make_private_dir(folder)
@@ -55,14 +58,10 @@ def prepare_run_dir(out: Path | None, input_path: Path, now: datetime) -> Path:
     return folder
 
 
-def check_out_dir(out: Path | None) -> None:
-    """Refuse an `--out` that is a file or holds a run (before any call is made)."""
-    if out is None or not out.exists():
-        return
-    if not out.is_dir():
+def check_out_path(out: Path | None) -> None:
+    """Refuse an `--out` that is a file."""
+    if out is not None and out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: is a file; name a folder for the run's files.")
-    if holds_a_run(out):
-        raise UsageError(_holds_a_run(out))
 
 
 def holds_a_run(folder: Path) -> bool:
@@ -71,17 +70,6 @@ def holds_a_run(folder: Path) -> bool:
     used again."""
     return (folder / RUN_RECORD).exists() and any(
         (folder / name).exists() for name in ("journal.jsonl", "results.csv"))
-
-
-def _holds_a_run(folder: Path) -> str:
-    from bulk_assign.runlock import lock_holder  # runlock builds on this module
-
-    holder = lock_holder(folder)
-    if holder is not None:
-        return (f"--out {folder}: holds a run that is in use by {holder.describe()}; pick "
-                "another folder. Nothing was sent.")
-    return (f"--out {folder}: already holds a run; continue it with `bulk-assign resume "
-            f"{folder}` or pick another folder.")
 
 
 def _new_default_dir(input_path: Path, now: datetime) -> Path:

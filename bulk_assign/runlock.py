@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Final
 
 from bulk_assign.errors import UsageError
-from bulk_assign.runfolder import holds_a_run, private_fd
+from bulk_assign.runfolder import check_out_path, holds_a_run, make_run_dir, private_fd
 from bulk_assign.timestamps import iso, utc_now
 
 LOCK_FILE: Final = ".lock"
@@ -282,3 +282,27 @@ def network_warning(folder: Path, *, mounts: Path = Path("/proc/mounts")) -> str
         "bulk-assign on this machine out, but one on another machine may not see it: run and "
         "resume this folder from one machine only."
     )
+
+
+def prepare_run_dir(out: Path | None, input_path: Path, now: datetime) -> Path:
+    """The run's folder (`runfolder.make_run_dir`), once `check_out_dir` lets `out` take a run."""
+    check_out_dir(out)
+    return make_run_dir(out, input_path, now)
+
+
+def check_out_dir(out: Path | None) -> None:
+    """Refuse an `--out` that is a file or holds a run (before any call is made)."""
+    if out is None or not out.exists():
+        return
+    check_out_path(out)
+    if holds_a_run(out):
+        raise UsageError(_holds_a_run(out))
+
+
+def _holds_a_run(folder: Path) -> str:
+    holder = lock_holder(folder)
+    if holder is not None:
+        return (f"--out {folder}: holds a run that is in use by {holder.describe()}; pick "
+                "another folder. Nothing was sent.")
+    return (f"--out {folder}: already holds a run; continue it with `bulk-assign resume "
+            f"{folder}` or pick another folder.")

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
-from bulk_assign.rules import CATALOGS
-
+#: The catalogs the API accepts (the model only says `[a-zA-Z]+`).
+CATALOGS: Final = ("AWS", "Sandbox")
 DEFAULT_MAX_TPS: Final = 1.0
 DEFAULT_MAX_ATTEMPTS: Final = 8
 #: The documented AssignOpportunity quota: writes per rolling 24 h per partner account.

@@ -21,8 +21,7 @@ from bulk_assign import app
 from bulk_assign.errors import EXIT_OK
 from bulk_assign.export_app import ExportSettings, describe, run_export
 from bulk_assign.results import Contact
-from bulk_assign.runfolder import prepare_run_dir
-from bulk_assign.runlock import hold_run_folder, lend_run_folder
+from bulk_assign.runlock import hold_run_folder, lend_run_folder, prepare_run_dir
 from bulk_assign.settings import RunSettings
 from bulk_assign.timestamps import utc_now
 

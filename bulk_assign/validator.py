@@ -21,13 +21,13 @@ from bulk_assign.cells import ESCAPE, is_escaped, unescape
 from bulk_assign.reader import InputTable
 from bulk_assign.results import Contact, Job, Status
 from bulk_assign.rules import (
-    CATALOGS,
     OWNER_TITLE,
     FieldRule,
     canonical_catalog,
     field_rules,
     is_owner_title,
 )
+from bulk_assign.settings import CATALOGS
 
 # Codes in the order the spec lists them: error_class is the first that applies. An Excel
 # formula with no saved value comes first: it is why the cell reads as empty.

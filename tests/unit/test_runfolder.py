@@ -14,10 +14,10 @@ from bulk_assign.journal import Journal
 from bulk_assign.runfolder import (
     atomic_binary,
     atomic_text,
-    prepare_run_dir,
     touch_private,
     write_atomic,
 )
+from bulk_assign.runlock import prepare_run_dir
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
