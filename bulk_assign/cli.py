@@ -366,6 +366,10 @@ def _add_verify(commands: _Commands) -> None:
                         help="every valid row of the input, not only those the run changed")
     verify.add_argument("--profile", metavar="P", help="AWS profile (default: the run's)")
     verify.add_argument("--endpoint-url", metavar="URL", help="API endpoint (default: the run's)")
+    verify.add_argument("--quota-wait", type=_positive_float, metavar="MINUTES",
+                        help="stop (QuotaExhausted) after this long with reads throttled "
+                        "without one going through (default: the run's)")
+    verify.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_emulator(commands: _Commands) -> None:
@@ -477,7 +481,8 @@ def _dispatch_reads(args: argparse.Namespace) -> int:
 
     if args.command == "verify":
         return verify.verify_command(args.run_dir, all_rows=args.all_rows, profile=args.profile,
-                                     endpoint_url=args.endpoint_url)
+                                     endpoint_url=args.endpoint_url, quiet=args.quiet,
+                                     quota_wait_minutes=args.quota_wait)
     settings = export_app.ExportSettings(
         catalog=args.catalog, filters=export_app.filters_from(
             owners=getattr(args, "owner", []), stages=args.stage, customers=args.customer,
