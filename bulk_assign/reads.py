@@ -80,18 +80,21 @@ class PacedReader:
             raise RunStopping
         self.calls.add(write=False)
 
-    def get(self, *, catalog: str, identifier: str) -> dict[str, Any]:
-        """GetOpportunity's answer."""
+    def get(self, *, catalog: str, identifier: str,
+            max_attempts: int | None = None) -> dict[str, Any]:
+        """GetOpportunity's answer (`max_attempts`: fewer than the reader's, for a probe)."""
         return self._call(lambda: dict(self._client.get_opportunity(
-            Catalog=catalog, Identifier=identifier)))
+            Catalog=catalog, Identifier=identifier)), max_attempts=max_attempts)
 
     def list_page(self, params: dict[str, Any]) -> dict[str, Any]:
         """One ListOpportunities page."""
         return self._call(lambda: dict(self._client.list_opportunities(**params)))
 
-    def _call(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def _call(self, call: Callable[[], dict[str, Any]], *,
+              max_attempts: int | None = None) -> dict[str, Any]:
         try:
-            for attempt in retrying(max_attempts=self._max_attempts, stop_event=self.guard.event):
+            for attempt in retrying(max_attempts=max_attempts or self._max_attempts,
+                                    stop_event=self.guard.event):
                 with attempt:
                     self.guard.check()
                     try:

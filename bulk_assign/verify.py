@@ -46,7 +46,7 @@ from bulk_assign.guard import RunGuard, RunStopping, Stop, StopReason
 from bulk_assign.intent import Intended, RunIntent, load_intent
 from bulk_assign.outage import SERVICE_UNAVAILABLE, UNREACHABLE
 from bulk_assign.pool import run_pool
-from bulk_assign.preflight import PROBE_ROWS, probe
+from bulk_assign.preflight import PROBE_ATTEMPTS, PROBE_ROWS, probe
 from bulk_assign.reads import DEFAULT_READ_WORKERS, PacedReader, make_guard, read_seconds
 from bulk_assign.report import workbook_wanted, write_csv
 from bulk_assign.results import Job, Status
@@ -189,11 +189,12 @@ def check_all(reader: PacedReader, rows: list[Intended], *, workers: int, endpoi
             checks[check.row] = check
         on_check()
 
-    def read(row: Intended) -> None:
+    def read(row: Intended, *, attempts: int | None = None) -> None:
         """Raises what the read raised, once the row's verdict is recorded."""
         job = row.job
         try:
-            answer = reader.get(catalog=job.catalog, identifier=job.identifier)
+            answer = reader.get(catalog=job.catalog, identifier=job.identifier,
+                                max_attempts=attempts)
         except RunStopping:
             raise
         except Exception as exc:
@@ -211,7 +212,8 @@ def check_all(reader: PacedReader, rows: list[Intended], *, workers: int, endpoi
         first = {r.job.row: r for r in rows[:PROBE_ROWS]}
         catalog = rows[0].job.catalog if rows else ""
         try:
-            stop = probe(lambda job: read(first[job.row]), [r.job for r in first.values()],
+            stop = probe(lambda job: read(first[job.row], attempts=PROBE_ATTEMPTS),
+                         [r.job for r in first.values()],
                          endpoint=endpoint, catalog=catalog,
                          unreachable=lambda exc: _unreachable(reader.guard, exc))
         except RunStopping:
