@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bulk_assign import __version__, hidden, history
+from bulk_assign.budget import journal_write_times
 from bulk_assign.client import pinned_connection
 from bulk_assign.console import (
     ProgressListener,
@@ -349,7 +350,8 @@ def _execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPICli
     write_record(folder, record)
     head = _summary_head(plan, started, now)
     head.update(history.totals(record, changed=_count(outcomes, Status.SUCCEEDED),
-                               unchanged=_count(outcomes, Status.UNCHANGED)))
+                               unchanged=_count(outcomes, Status.UNCHANGED),
+                               write_times=journal_write_times(folder / JOURNAL)))
     head["endpoint"] = str(client.meta.endpoint_url)
     head["quota_use"] = quota_facts(runner, journal_path=folder / JOURNAL)
     head["stop"] = None if report.stop is None else {

@@ -2,12 +2,14 @@
 figures summary.json reports from them: calls, time running, first start and last finish.
 
 An invocation is recorded when it starts and completed when it ends; one killed with kill -9
-stays without an end, and still counts as started.
+stays without an end, and still counts as started: its writes are counted from the journal's
+`sending` lines (one per write that left) between its start and the next invocation's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 CALL_KEYS = ("write", "read", "throttled_write", "throttled_read")
@@ -29,11 +31,18 @@ def finished(record: dict[str, Any], index: int, *, at: str, exit_code: int,
         calls={key: int(calls[key]) for key in CALL_KEYS}, outages=outages or [])
 
 
-def totals(record: Mapping[str, Any], *, changed: int, unchanged: int) -> dict[str, Any]:
-    """The run-wide figures over every invocation recorded so far."""
+def totals(record: Mapping[str, Any], *, changed: int, unchanged: int,
+           write_times: Sequence[float] = ()) -> dict[str, Any]:
+    """The run-wide figures over every invocation recorded so far. `write_times`: the epoch
+    seconds of the journal's `sending` lines, for the writes of an invocation that was killed
+    before it could record its calls."""
     invocations = list(record.get("invocations", []))
     calls = {key: 0 for key in CALL_KEYS}
-    for invocation in invocations:
+    for index, invocation in enumerate(invocations):
+        if invocation.get("calls") is None and write_times:
+            invocation = {**invocation, "calls": {"write": _writes_during(
+                invocations, index, write_times)}}
+            invocations[index] = invocation
         for key in CALL_KEYS:
             calls[key] += int((invocation.get("calls") or {}).get(key, 0))
     running = sum(float(i.get("running_seconds") or 0) for i in invocations)
@@ -53,3 +62,19 @@ def totals(record: Mapping[str, Any], *, changed: int, unchanged: int) -> dict[s
         "outages": [o for i in invocations for o in i.get("outages") or []],
         "invocations": invocations,
     }
+
+
+def _writes_during(invocations: list[dict[str, Any]], index: int,
+                   write_times: Sequence[float]) -> int:
+    """Writes the journal holds from invocation `index`'s start to the next one's."""
+    begin = _epoch(invocations[index].get("started_at"))
+    end = (_epoch(invocations[index + 1].get("started_at")) if index + 1 < len(invocations)
+           else float("inf"))
+    return sum(begin <= t < end for t in write_times)
+
+
+def _epoch(text: Any) -> float:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return float("-inf")
