@@ -72,7 +72,7 @@ def load_intent(run_dir: Path, *, profile: str | None = None,
         return RunIntent(settings=settings, rows=[], started=False)
     validation, earlier = _rows_of(run_dir, settings, record)
     meant = [row for row, (status, error_class) in earlier.items()
-             if status in MEANT and error_class != HIDDEN_ROW]
+             if (status in MEANT or status == NOT_REACHED) and error_class != HIDDEN_ROW]
     outcomes = journal_state(run_dir, rows=set(validation.values.index.tolist())).outcomes
     rows = []
     for job in validation.jobs(pd.Index(meant)):
