@@ -75,7 +75,7 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, metavar="INPUT", help="the .csv, .txt, .tsv, "
                         ".xlsx or .xlsm realignment sheet")
     parser.add_argument("--sheet", metavar="S", help="Excel sheet name, or its position from 1 "
-                        "(default: the first sheet)")
+                        "(default: the first visible sheet)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="folder for the run's files "
                         "(default: runs/<input name>-<UTC time>/)")
     parser.add_argument("--allow-other-titles", action="store_true",
@@ -314,6 +314,10 @@ def _add_export(commands: _Commands) -> None:
                         help="the .csv or .xlsx file to write (when complete)")
     _add_export_filters(export, owner=True)
     _add_connection_options(export)
+    export.add_argument("--quota-wait", type=_positive_float,
+                        default=default("quota_wait_seconds") / 60, metavar="MINUTES",
+                        help="stop (QuotaExhausted) after this long with reads throttled "
+                        "without one going through (default %(default)g)")
     export.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -488,6 +492,7 @@ def _dispatch_reads(args: argparse.Namespace) -> int:
             owners=getattr(args, "owner", []), stages=args.stage, customers=args.customer,
             modified_since=args.modified_since, ids=args.ids),
         profile=args.profile, region=args.region, endpoint_url=args.endpoint_url,
+        quota_wait_seconds=args.quota_wait * 60,
     )
     if args.command == "export":
         return export_app.export_command(settings, out=args.out, quiet=args.quiet)

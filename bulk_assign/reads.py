@@ -140,7 +140,8 @@ class PacedReader:
         self.calls.add(write=False, throttled=True)
         with self._lock:
             waited = self._clock() - self._last_success
-            first = not self._held and waited >= HOLD_NOTICE_SECONDS
+            first = not self._held and waited >= min(HOLD_NOTICE_SECONDS,
+                                                         self._quota_wait / 2)
             self._held = self._held or first
         if first and waited <= self._quota_wait:
             until = datetime.now(UTC) + timedelta(seconds=self._quota_wait - waited)

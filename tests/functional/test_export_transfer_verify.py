@@ -68,7 +68,7 @@ def test_each_filter_narrows_to_what_the_emulator_holds(
     since = "2024-09-01"
     cutoff = datetime(2024, 9, 1, tzinfo=UTC)
     ids_sheet = tmp_path / "ids.csv"
-    chosen = [*sorted(opps)[5:12], "O999999999"]  # one unknown: left out, not an error
+    chosen = [*sorted(opps)[5:12], "O999999999"]  # one unknown: left out, named, exit 1
     ids_sheet.write_text("Opportunity Id\n" + "\n".join(chosen) + "\n", encoding="utf-8")
     cases = {
         "stage": (filters_from(owners=[], stages=[some["stage"].lower()], customers=[],
@@ -92,8 +92,9 @@ def test_each_filter_narrows_to_what_the_emulator_holds(
         assert 0 < len(expected) < N, name
         out = tmp_path / f"{name}.csv"
         code, text = _export(emu.url, out, filters)
-        assert code == 0, text
+        assert code == (1 if name == "ids" else 0), text
         assert _ids(out) == expected, name
+    assert "do not exist in catalog Sandbox: O999999999" in text
 
 
 def test_export_is_run_input_two_edits_cost_two_writes(
