@@ -3,14 +3,17 @@ there was no look-back, and when a resume whose budget is spent can write again.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from functional_support import fast, generated, resume, run, settings
 
 from benchmarks.support import write_input
-from bulk_assign import app
+from bulk_assign import app, timestamps
 from bulk_assign.budget import AGE_MARGIN, DAY, journal_write_times, local_time
 from bulk_assign.emulator import Emulator
 from bulk_assign.plan import plan_run
@@ -58,3 +61,25 @@ def test_a_resume_whose_budget_is_spent_says_when_it_can_write_again(
     allowed = datetime.fromtimestamp(oldest + DAY + AGE_MARGIN, UTC)
     assert ("The daily budget of 2 writes in 24 h is spent: writes can start at "
             f"{local_time(allowed)}") in again.stdout
+
+
+def test_waited_seconds_is_the_time_the_run_waited_not_the_workers_sum(
+    emulator: Callable[..., Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window opens 2 s after the run starts (the run's clock is shifted so that a window
+    of whole minutes opens then): six rows wait together, the run waits about 2 s."""
+    real = datetime.now(UTC)
+    opens = real.replace(second=0, microsecond=0) + timedelta(hours=1)
+    shift = opens - timedelta(seconds=2) - real
+    monkeypatch.setattr(timestamps, "utc_now", lambda: datetime.now(UTC) + shift)
+    emu = emulator(generated(10), **fast())
+    source = write_input(tmp_path / "in.csv", 6)
+    started = time.monotonic()
+    result = run(settings(source, emu.url, tmp_path / "run", window=_window(opens),
+                          share=1.0, pre_read=False))
+    took = time.monotonic() - started
+    assert result.code == 0, result.stdout
+    summary = json.loads((result.folder / "summary.json").read_text(encoding="utf-8"))
+    waited = summary["quota_use"]["waited_seconds"]["window"]
+    assert 1.0 <= waited <= 3.0, summary["quota_use"]
+    assert waited <= took
