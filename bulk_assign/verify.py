@@ -25,7 +25,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -52,9 +52,10 @@ from bulk_assign.report import workbook_wanted, write_csv
 from bulk_assign.results import Job, Status
 from bulk_assign.retry import error_code, http_status
 from bulk_assign.rules import OWNER_TITLE
-from bulk_assign.runfolder import atomic_binary, open_private_append, read_record
+from bulk_assign.runfolder import RUN_RECORD, atomic_binary, open_private_append, read_record
 from bulk_assign.runlock import hold_run_folder
-from bulk_assign.timestamps import utc_now
+from bulk_assign.timestamps import now_iso, utc_now
+from bulk_assign.transfer import INPUT_NAME
 from bulk_assign.workbook import AMBER, BAD, GOOD, StatusLook, write_table_workbook
 
 VERIFY_CSV: Final = "verify.csv"
@@ -64,6 +65,8 @@ VERIFY_SHEET: Final = "Verify"
 VERIFY_COLUMNS: Final = ("row", "Identifier", "intended assignee", "owner now", "verdict",
                          "run status", "error_class")
 EXIT_NOTHING: Final = EXIT_USAGE
+#: An interrupted verify's reads are reused by the next one for this long.
+REUSE_HOURS: Final = 24
 NOT_FOUND: Final = "ResourceNotFoundException"
 
 
@@ -136,22 +139,27 @@ class PartialReads:
         self._lock = threading.Lock()
         self._fh: Any = None
 
-    def load(self) -> dict[tuple[int, str, str], Check]:
+    def load(self, *, now: datetime) -> dict[tuple[int, str, str], Check]:
+        """The verdicts read less than REUSE_HOURS ago (an older one may be out of date)."""
         done: dict[tuple[int, str, str], Check] = {}
         if not self.path.exists():
             return done
+        oldest = now - timedelta(hours=REUSE_HOURS)
         with self.path.open(encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 try:
                     data = json.loads(line)
+                    read_at = datetime.fromisoformat(data.pop("read_at").replace("Z", "+00:00"))
                     check = Check(**{**data, "verdict": Verdict(data["verdict"])})
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError, AttributeError):
                     continue  # the line a kill cut short
-                done[(check.row, check.identifier, check.intended)] = check
+                if read_at >= oldest:
+                    done[(check.row, check.identifier, check.intended)] = check
         return done
 
     def add(self, check: Check) -> None:
-        text = json.dumps(asdict(check), ensure_ascii=False) + "\n"
+        record = {**asdict(check), "read_at": now_iso()}
+        text = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock:
             if self._fh is None:
                 self._fh = open_private_append(self.path)  # 0600: it holds staff emails
@@ -273,6 +281,11 @@ def verify_command(run_dir: Path, *, all_rows: bool = False, profile: str | None
     not (or was never sent), 2 when there is nothing to verify, 3 when the service cannot be
     reached, 130 when interrupted."""
     stdout = stdout or sys.stdout
+    if not (run_dir / RUN_RECORD).exists() and any(
+            (run_dir / name).exists() for name in (INPUT_NAME, INPUT_NAME + ".partial.jsonl")):
+        print(f"Nothing to verify: {run_dir}: the transfer never ran (its export was "
+              "interrupted or not confirmed): nothing was sent.", file=stdout)
+        return EXIT_NOTHING
     read_record(run_dir)  # a run folder at all? (before a lock file is made in it)
     with hold_run_folder(run_dir, command="verify") as held:
         if held.warning:
@@ -309,7 +322,7 @@ def _verify(run_dir: Path, intent: RunIntent, *, all_rows: bool, quiet: bool,
     to_read = [r for r in intent.rows if r.status in wanted]
     checks = {r.job.row: not_sent(r) for r in intent.rows if not r.sent}
     partial = PartialReads(run_dir / VERIFY_PARTIAL)
-    earlier = partial.load()
+    earlier = partial.load(now=utc_now())
     reused = {r.job.row: earlier[_key(r)] for r in to_read if _key(r) in earlier}
     checks.update(reused)
     to_read = [r for r in to_read if r.job.row not in reused]

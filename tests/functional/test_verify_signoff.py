@@ -241,3 +241,11 @@ def test_an_outage_in_the_middle_of_a_verify_stops_it_like_a_run(
     assert not (result.folder / "verify.csv").exists()
     kept = (result.folder / "verify.partial.jsonl").read_text().count("\n")
     assert kept >= 5
+
+
+def test_verify_of_a_transfer_that_never_ran_has_nothing_to_verify(tmp_path: Path) -> None:
+    folder = tmp_path / "transfer"
+    folder.mkdir()
+    (folder / "input.csv.partial.jsonl").write_text("", encoding="utf-8")
+    code, text = _verify(folder)
+    assert code == 2 and "the transfer never ran" in text, text
