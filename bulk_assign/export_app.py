@@ -123,7 +123,8 @@ def run_export(settings: ExportSettings, *, out: Path, quiet: bool, stdout: Text
 
     check_out(out)
     client = make_client(settings.client_settings(out), pool_size=settings.workers)
-    guard = make_guard()
+    guard = make_guard(where=f"{client.meta.endpoint_url} (region {settings.region})",
+                       next_step=again)
     reader = PacedReader(client, guard, read_tps=settings.read_tps,
                          max_attempts=settings.max_attempts, next_step=again,
                          quota_wait_seconds=settings.quota_wait_seconds)
