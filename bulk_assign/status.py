@@ -160,10 +160,21 @@ def _why_stopped(run_dir: Path, budget_limit: int, moment: datetime) -> list[str
         lines.append(f"Writes can go on at {local_time(until)}: the daily budget of "
                      f"{budget_limit:,} writes in 24 h is spent until then.")
     else:
-        lines.append("Writes can go on now" + (
-            " (the daily budget has room again)" if stop.get("reason") == "BudgetSpent"
-            else "") + ".")
+        lines.append(_WHEN.get(str(stop.get("reason")), "Writes can go on now."))
     return lines
+
+
+#: When writes can go on after each kind of stop, the daily budget having room.
+_WHEN: Final = {
+    "BudgetSpent": "Writes can go on now: the daily budget has room again.",
+    "QuotaExhausted": "Writes can go on once the account's daily quota frees up (the time "
+                      "above), or with `resume --wait`.",
+    "Unreachable": "Writes can go on once the service can be reached again.",
+    "ServiceUnavailable": "Writes can go on once the service answers again.",
+    "Aborted": "Writes can go on once the cause above is fixed (credentials, permissions, "
+               "endpoint).",
+    "Interrupted": "Writes can go on now.",
+}
 
 
 def _waiting_line(waiting: dict[str, Any] | None, moment: datetime,

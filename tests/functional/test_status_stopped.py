@@ -4,6 +4,7 @@ run answers; both from the run folder alone (issue 24). Against the emulator ove
 from __future__ import annotations
 
 import io
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,3 +51,16 @@ def test_status_of_a_dry_run_folder_answers(
     assert dry.code == 0, dry.stdout
     assert cli.main(["status", str(dry.folder)]) == 0
     assert "a dry run (nothing was sent); 6 row(s) would be sent" in _status(dry.folder)
+
+
+def test_status_of_a_run_stopped_by_an_outage_says_so(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    source = write_input(tmp_path / "in.csv", 3)
+    stopped = run(settings(source, url, tmp_path / "run", outage_seconds=1.0, share=1.0))
+    assert stopped.code == 3, stopped.stdout
+    text = _status(stopped.folder)
+    assert "Stopped (Unreachable): the service is out of reach" in text
+    assert "Writes can go on once the service can be reached again." in text
+    assert "Rows left to send: 3" in text
