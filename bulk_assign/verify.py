@@ -191,7 +191,8 @@ def check_all(reader: PacedReader, rows: list[Intended], *, workers: int, endpoi
     lock = threading.Lock()
 
     def record(check: Check) -> None:
-        if partial is not None and check.verdict is not Verdict.UNREADABLE:
+        # NOT_FOUND is not kept: at a wrong endpoint every read says so (the probe stops it).
+        if partial is not None and check.verdict in (Verdict.MATCH, Verdict.DRIFTED):
             partial.add(check)
         with lock:
             checks[check.row] = check
@@ -297,13 +298,12 @@ def verify_command(run_dir: Path, *, all_rows: bool = False, profile: str | None
 
 def _nothing_to_verify(run_dir: Path, intent: RunIntent) -> str | None:
     if intent.dry_run:
-        return (f"{run_dir}: is a dry run; nothing was sent, so there is nothing to verify. "
-                "Verify the real run's folder once it ran.")
+        return (f"{run_dir}: is a dry run, nothing was sent. Verify the real run's folder "
+                "once it ran.")
     if not intent.started:
-        return (f"{run_dir}: the run never started (no journal, no results): nothing was "
-                "sent, so there is nothing to verify.")
+        return f"{run_dir}: the run never started (no journal, no results), nothing was sent."
     if not intent.rows:
-        return f"{run_dir}: the run had no valid row to send: there is nothing to verify."
+        return f"{run_dir}: the run had no valid row to send."
     return None
 
 
