@@ -19,11 +19,13 @@ Verdicts: MATCH; DRIFTED (someone changed it since: who owns it now); NOT_FOUND;
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -330,7 +332,8 @@ def _verify(run_dir: Path, intent: RunIntent, *, all_rows: bool, quiet: bool,
                     unsent=sum(not r.sent for r in intent.rows), all_rows=all_rows),
           file=stdout)
     reader, guard, endpoint = _reader(intent, quota_wait_minutes=quota_wait_minutes)
-    with stop_on_signals(guard, stdout=stdout), _bar(len(to_read), quiet=quiet) as bar:
+    with stop_on_signals(guard, stdout=stdout), _bar(len(to_read), quiet=quiet) as bar, \
+            _stops_said_once():
         reader.on_wait = lambda text: _waiting(bar, text, stdout=stdout)
         checks.update(check_all(reader, to_read, workers=DEFAULT_READ_WORKERS,
                                 endpoint=endpoint, partial=partial,
@@ -371,6 +374,21 @@ def _reader(intent: RunIntent, *, quota_wait_minutes: float | None
                          max_attempts=settings.max_attempts, quota_wait_seconds=quota_wait,
                          next_step="run verify again")
     return reader, guard, str(client.meta.endpoint_url)
+
+
+@contextmanager
+def _stops_said_once() -> Iterator[None]:
+    """The guard logs its stop for run.log; verify prints the stop itself, so the log line
+    does not reach the terminal a second time (through the root logger)."""
+    logger = logging.getLogger("bulk_assign.run")
+    before, quiet = logger.propagate, logging.NullHandler()
+    logger.propagate = False
+    logger.addHandler(quiet)  # else logging's last resort prints it anyway
+    try:
+        yield
+    finally:
+        logger.removeHandler(quiet)
+        logger.propagate = before
 
 
 def _bar(total: int, *, quiet: bool) -> tqdm[Any]:
