@@ -209,7 +209,9 @@ def check_all(reader: PacedReader, rows: list[Intended], *, workers: int, endpoi
         except RunStopping:
             raise
         except Exception as exc:
-            record(failed_read(job, exc, run_status=row.status))
+            check = failed_read(job, exc, run_status=row.status)
+            if attempts is None or check.verdict is Verdict.NOT_FOUND:
+                record(check)  # else the pool reads it again, with every attempt
             raise
         record(judge(job, answer, run_status=row.status))
 

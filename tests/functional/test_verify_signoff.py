@@ -249,3 +249,19 @@ def test_verify_of_a_transfer_that_never_ran_has_nothing_to_verify(tmp_path: Pat
     (folder / "input.csv.partial.jsonl").write_text("", encoding="utf-8")
     code, text = _verify(folder)
     assert code == 2 and "the transfer never ran" in text, text
+
+
+def test_verify_says_it_waits_for_the_read_quota_and_stops_after_quota_wait(
+    emu: Emulator, finished: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (finished / "results.csv").read_bytes()
+    emu.configure(read_daily_cap=1)  # the run's reads spent it
+    started = time.monotonic()
+    code = cli.main(["verify", str(finished), "--quota-wait", "0.05", "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 3, text
+    assert time.monotonic() - started < 20
+    assert "reads throttled: waiting for the read quota, at most until " in text
+    assert "Stopped (QuotaExhausted)" in text
+    assert not (finished / "verify.csv").exists()
+    assert (finished / "results.csv").read_bytes() == before
