@@ -36,13 +36,9 @@ def totals(record: Mapping[str, Any], *, changed: int, unchanged: int,
     """The run-wide figures over every invocation recorded so far. `write_times`: the epoch
     seconds of the journal's `sending` lines, for the writes of an invocation that was killed
     before it could record its calls."""
-    invocations = list(record.get("invocations", []))
+    invocations = _with_killed_writes(list(record.get("invocations", [])), write_times)
     calls = {key: 0 for key in CALL_KEYS}
-    for index, invocation in enumerate(invocations):
-        if invocation.get("calls") is None and write_times:
-            invocation = {**invocation, "calls": {"write": _writes_during(
-                invocations, index, write_times)}}
-            invocations[index] = invocation
+    for invocation in invocations:
         for key in CALL_KEYS:
             calls[key] += int((invocation.get("calls") or {}).get(key, 0))
     running = sum(float(i.get("running_seconds") or 0) for i in invocations)
@@ -62,6 +58,25 @@ def totals(record: Mapping[str, Any], *, changed: int, unchanged: int,
         "outages": [o for i in invocations for o in i.get("outages") or []],
         "invocations": invocations,
     }
+
+
+def _with_killed_writes(invocations: list[dict[str, Any]], write_times: Sequence[float]
+                        ) -> list[dict[str, Any]]:
+    """Invocations killed before they recorded their calls get the journal's writes that no
+    recorded invocation counted: all of them to a single killed one; several share them by
+    their time spans (the last takes what the spans leave, as start times are whole seconds).
+    """
+    killed = [i for i, inv in enumerate(invocations) if inv.get("calls") is None]
+    if not killed or not write_times:
+        return invocations
+    recorded = sum(int((inv.get("calls") or {}).get("write", 0)) for inv in invocations)
+    left = max(0, len(write_times) - recorded)
+    for index in killed:
+        share = left if index == killed[-1] else min(
+            left, _writes_during(invocations, index, write_times))
+        left -= share
+        invocations[index] = {**invocations[index], "calls": {"write": share}}
+    return invocations
 
 
 def _writes_during(invocations: list[dict[str, Any]], index: int,
