@@ -26,7 +26,7 @@ commands in the order you use them:
   resume     finish a run that was interrupted, aborted or partly failed
   export     who owns what today, as a sheet `run` takes as it stands
   transfer   everything of one owner to another, as a run
-  verify     re-read what a run changed: MATCH / DRIFTED / NOT_FOUND / UNREADABLE
+  verify     re-read what a run changed: MATCH / DRIFTED / NOT_FOUND / UNREADABLE / NOT_SENT
   status     where a running or stopped run stands (reads only)
   emulator   serve a local Partner Central for trials and tests
 
@@ -306,7 +306,8 @@ def _add_export(commands: _Commands) -> None:
         "  bulk-assign export --catalog Sandbox --out owners.xlsx\n"
         "  bulk-assign export --catalog AWS --out q3.csv --owner ana@example.com "
         "--stage Qualified\n\n"
-        "exit codes: 0 complete, 1 some opportunities unreadable, 2 usage, 3 aborted "
+        "exit codes: 0 complete, 1 some opportunities unreadable or an --ids one not found, "
+        "2 usage, 3 aborted "
         "(credentials, read quota), 130 interrupted (not complete in every case but 0)",
     )
     export.add_argument("--catalog", type=_catalog, required=True, metavar="{AWS,Sandbox}")
@@ -359,11 +360,16 @@ def _add_verify(commands: _Commands) -> None:
         "verify", formatter_class=_Formatter,
         help="re-read what a run changed and report any drift",
         description=_wrap("Re-read every opportunity the run changed (SUCCEEDED rows; with "
-        "--all every valid row of its input) and write verify.csv into the run folder: row, "
+        "--all the UNCHANGED ones too) and write verify.csv into the run folder: row, "
         "Identifier, intended assignee, owner now, verdict MATCH / DRIFTED / NOT_FOUND / "
-        "UNREADABLE and the error class; verify.xlsx too where the run writes results.xlsx."),
+        "UNREADABLE / NOT_SENT (a row the run never sent: not read), the run's status and the "
+        "error class; verify.xlsx too where the run writes results.xlsx. Needs only the run "
+        "folder, not the input sheet. Only a complete verify replaces verify.csv; interrupted, "
+        "the same command continues."),
         epilog="example:\n  bulk-assign verify runs/realignment-20261128T101500\n\n"
-        "exit codes: 0 every row MATCH, 1 otherwise, 2 usage, 3 aborted, 130 interrupted",
+        "exit codes: 0 every row the run meant to change MATCHes, 1 otherwise, 2 usage or "
+        "nothing to verify (a dry run), 3 aborted (service out of reach, wrong endpoint, "
+        "credentials, read quota), 130 interrupted",
     )
     verify.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run folder")
     verify.add_argument("--all", action="store_true", dest="all_rows",

@@ -49,7 +49,7 @@ from bulk_assign.reads import (
 from bulk_assign.results import Contact
 from bulk_assign.retry import error_code, error_message
 from bulk_assign.rules import field_rules
-from bulk_assign.settings import RunSettings
+from bulk_assign.settings import RunSettings, default
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class ExportSettings:
     workers: int = DEFAULT_READ_WORKERS
     max_attempts: int = 8
     #: Reads throttled this long without one going through: the read quota is spent, stop.
-    quota_wait_seconds: float = 600.0
+    quota_wait_seconds: float = default("quota_wait_seconds")
 
     def client_settings(self, out: Path) -> RunSettings:
         """The client's settings, in the form `client.make_client` takes."""
