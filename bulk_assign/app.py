@@ -12,11 +12,12 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bulk_assign import __version__, fields, hidden, history, owners
+from bulk_assign.budget import Window, WriteBudget, journal_write_times, local_time
 from bulk_assign.client import pinned_connection
 from bulk_assign.console import (
     ProgressListener,
@@ -239,7 +240,7 @@ def _may_ask(settings: RunSettings, yes: bool, stdin: TextIO) -> bool:
 def observe_share(plan: RunPlan, *, may_call: bool) -> SharePlan:
     """The look-back (read-only) and the pace it leads to; no call for a dry run or no row."""
     settings = plan.settings
-    others = OtherWriters(settings.lookback_seconds)
+    others = OtherWriters(settings.lookback_seconds, not_looked=_not_looked(settings, plan.count))
     if may_call and plan.count and settings.lookback_seconds > 0 and settings.share is None:
         from bulk_assign.client import make_client
 
@@ -247,6 +248,19 @@ def observe_share(plan: RunPlan, *, may_call: bool) -> SharePlan:
                            lookback_seconds=settings.lookback_seconds,
                            ours=our_identifiers(plan), read_tps=settings.read_tps)
     return SharePlan.decide(settings, others)
+
+
+def _not_looked(settings: RunSettings, rows: int) -> str:
+    """Why the plan shows no look-back at the account's other writers."""
+    if settings.dry_run:
+        return "not looked up (a dry run makes no call)"
+    if not rows:
+        return "not looked up (no row to send)"
+    if settings.share is not None:
+        return "not looked up (--share takes its share whatever they do)"
+    if settings.lookback_seconds <= 0:
+        return "not looked up (--lookback 0)"
+    return "not looked up (production: only once confirmed)"
 
 
 def _client(settings: RunSettings) -> PartnerCentralSellingAPIClient:
@@ -279,7 +293,7 @@ def show_plan_and_confirm(plan: RunPlan, *, yes: bool, stdin: TextIO, stdout: Te
         raise UsageError("not confirmed; nothing was sent.")
 
 
-def plan_text(plan: RunPlan) -> str:
+def plan_text(plan: RunPlan, *, now: datetime | None = None) -> str:
     settings, rows = plan.settings, plan.count
     counts = plan.validation.counts()
     held = ", ".join(f"{counts[s]} {s}" for s in ("INVALID", "DUPLICATE", "SKIPPED")
@@ -287,10 +301,12 @@ def plan_text(plan: RunPlan) -> str:
     seconds = rows / settings.max_tps
     lines = [
         f"Plan: {rows} row(s) to send" + (f" ({held} not sent)" if held else "") + ".",
-        f"  Writes at {settings.max_tps:g}/s: at most {_duration(seconds)}"
+        f"  Writes at {settings.max_tps:g}/s: at most {_duration(seconds)} of writing"
         + (f"; each row is read first at {settings.read_tps:g}/s, so rows already in place "
            "cost no write." if settings.pre_read else "."),
     ]
+    if rows and not settings.dry_run:
+        lines += _write_start(plan, now or utc_now())
     if rows > DAILY_WRITE_QUOTA:
         lines.append(
             f"  WARNING: {rows} writes exceed the {DAILY_WRITE_QUOTA:,} per rolling 24 h "
@@ -313,6 +329,31 @@ def expecting(plan: RunPlan) -> int:
     """The plan's rows that name an expected owner (owners.py)."""
     column = plan.validation.values.loc[plan.rows, fields.EXPECTED_OWNER]
     return int(column.notna().sum())
+
+
+def _write_start(plan: RunPlan, now: datetime) -> list[str]:
+    """When writing starts: the write window, and a daily budget spent by earlier
+    invocations (a resume), each say until when."""
+    settings = plan.settings
+    lines = []
+    start = now
+    if settings.window:
+        opens = Window.parse(settings.window).opens_at(now.astimezone())
+        lines.append(f"  Write window {settings.window} (local time): " + (
+            "open now: writing starts at once." if opens is None else
+            f"closed now: writing starts at {local_time(opens)}; the run waits until then."))
+        start = now if opens is None else opens.astimezone(UTC)
+    if plan.command == "resume" and settings.out_dir is not None:
+        budget = WriteBudget(settings.daily_budget,
+                             journal_write_times(settings.out_dir / JOURNAL))
+        allowed = budget.next_allowed(start.timestamp())
+        if allowed is not None:
+            then = ("the run waits until then (--wait)" if settings.wait else
+                    "without --wait the run stops at once with BudgetSpent (exit 3)")
+            lines.append(f"  The daily budget of {settings.daily_budget:,} writes in 24 h is "
+                         f"spent: writes can start at "
+                         f"{local_time(datetime.fromtimestamp(allowed, UTC))}; {then}.")
+    return lines
 
 
 def _duration(seconds: float) -> str:
@@ -370,7 +411,8 @@ def _execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPICli
     write_record(folder, record)
     head = _summary_head(plan, started, now)
     head.update(history.totals(record, changed=_count(outcomes, Status.SUCCEEDED),
-                               unchanged=_count(outcomes, Status.UNCHANGED)))
+                               unchanged=_count(outcomes, Status.UNCHANGED),
+                               write_times=journal_write_times(folder / JOURNAL)))
     head["endpoint"] = str(client.meta.endpoint_url)
     head["quota_use"] = quota_facts(runner, journal_path=folder / JOURNAL)
     head["stop"] = None if report.stop is None else {

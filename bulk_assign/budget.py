@@ -32,7 +32,7 @@ import json
 import logging
 import re
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
@@ -239,6 +239,8 @@ class WriteGate:
         #: Claims handed out whose write has neither left nor given its place back.
         self._claimed = 0
         self.waited: dict[str, float] = {str(cause): 0.0 for cause in WaitCause}
+        self._waiters: Counter[str] = Counter()
+        self._wait_began: dict[str, datetime] = {}
         self.current: Hold | None = None
 
     def set_listener(self, listener: WaitListener) -> None:
@@ -300,10 +302,21 @@ class WriteGate:
         self._set_current(hold)
         seconds = (hold.until - self._now()).total_seconds()
         slept = min(max(seconds, 0.05), WAIT_SLICE)
-        before = self._now()
-        stopping = self._sleep(slept)
+        cause = str(hold.cause)
         with self._lock:
-            self.waited[str(hold.cause)] += (self._now() - before).total_seconds()
+            # Every worker waits at once: `waited` is the time the run waited (the union of
+            # the workers' waits), not their sum.
+            self._waiters[cause] += 1
+            if self._waiters[cause] == 1:
+                self._wait_began[cause] = self._now()
+        try:
+            stopping = self._sleep(slept)
+        finally:
+            with self._lock:
+                self._waiters[cause] -= 1
+                if self._waiters[cause] == 0:
+                    began = self._wait_began.pop(cause)
+                    self.waited[cause] += (self._now() - began).total_seconds()
         if stopping:
             raise RunStopping
 

@@ -34,7 +34,7 @@ commands in the order you use them:
   resume     finish a run that was interrupted, aborted or partly failed
   export     who owns what today, as a sheet `run` takes as it stands
   transfer   everything of one owner to another, as a run
-  verify     re-read what a run changed: MATCH / DRIFTED / NOT_FOUND / UNREADABLE
+  verify     re-read what a run changed: MATCH / DRIFTED / NOT_FOUND / UNREADABLE / NOT_SENT
   status     where a running or stopped run stands (reads only)
   emulator   serve a local Partner Central for trials and tests
 
@@ -180,7 +180,7 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, metavar="INPUT", help="the .csv, .txt, .tsv, "
                         ".xlsx or .xlsm realignment sheet")
     parser.add_argument("--sheet", metavar="S", help="Excel sheet name, or its position from 1 "
-                        "(default: the first sheet)")
+                        "(default: the first visible sheet)")
     parser.add_argument("--out", type=_file, metavar="DIR", help="folder for the run's files "
                         "(default: runs/<input name>-<UTC time>/)")
     parser.add_argument("--allow-other-titles", action="store_true",
@@ -466,7 +466,8 @@ def _add_export(commands: _Commands) -> None:
         "  bulk-assign export --catalog Sandbox --out owners.xlsx\n"
         "  bulk-assign export --catalog AWS --out q3.csv --owner ana@example.com "
         "--stage Qualified\n\n"
-        "exit codes: 0 complete, 1 some opportunities unreadable, 2 usage, 3 aborted "
+        "exit codes: 0 complete, 1 some opportunities unreadable or an --ids one not found, "
+        "2 usage, 3 aborted "
         "(credentials, read quota), 130 interrupted (not complete in every case but 0)",
     )
     export.add_argument("--catalog", type=_catalog, required=True, metavar="{AWS,Sandbox}")
@@ -477,6 +478,10 @@ def _add_export(commands: _Commands) -> None:
     export.add_argument("--force", action="store_true",
                         help="replace --out when it exists (by default an existing file, "
                         "perhaps edited since, is never overwritten)")
+    export.add_argument("--quota-wait", type=_positive_float,
+                        default=default("quota_wait_seconds") / 60, metavar="MINUTES",
+                        help="stop (QuotaExhausted) after this long with reads throttled "
+                        "without one going through (default %(default)g)")
     export.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -524,11 +529,16 @@ def _add_verify(commands: _Commands) -> None:
         "verify", formatter_class=_Formatter,
         help="re-read what a run changed and report any drift",
         description=_wrap("Re-read every opportunity the run changed (SUCCEEDED rows; with "
-        "--all every valid row of its input) and write verify.csv into the run folder: row, "
+        "--all the UNCHANGED ones too) and write verify.csv into the run folder: row, "
         "Identifier, intended assignee, owner now, verdict MATCH / DRIFTED / NOT_FOUND / "
-        "UNREADABLE and the error class; verify.xlsx too where the run writes results.xlsx."),
+        "UNREADABLE / NOT_SENT (a row the run never sent: not read), the run's status and the "
+        "error class; verify.xlsx too where the run writes results.xlsx. Needs only the run "
+        "folder, not the input sheet. Only a complete verify replaces verify.csv; interrupted, "
+        "the same command continues."),
         epilog="example:\n  bulk-assign verify runs/realignment-20261128T101500\n\n"
-        "exit codes: 0 every row MATCH, 1 otherwise, 2 usage, 3 aborted, 130 interrupted",
+        "exit codes: 0 every row the run meant to change MATCHes, 1 otherwise, 2 usage or "
+        "nothing to verify (a dry run), 3 aborted (service out of reach, wrong endpoint, "
+        "credentials, read quota), 130 interrupted",
     )
     verify.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run folder")
     verify.add_argument("--all", action="store_true", dest="all_rows",
@@ -536,6 +546,10 @@ def _add_verify(commands: _Commands) -> None:
     verify.add_argument("--profile", metavar="P", help="AWS profile (default: the run's)")
     verify.add_argument("--endpoint-url", type=_url, metavar="URL",
                         help="API endpoint (default: the run's)")
+    verify.add_argument("--quota-wait", type=_positive_float, metavar="MINUTES",
+                        help="stop (QuotaExhausted) after this long with reads throttled "
+                        "without one going through (default: the run's)")
+    verify.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_emulator(commands: _Commands) -> None:

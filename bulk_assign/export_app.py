@@ -65,6 +65,8 @@ class ExportSettings:
     workers: int = DEFAULT_READ_WORKERS
     max_attempts: int = 8
     read_timeout: float = default("read_timeout")
+    #: Reads throttled this long without one going through: the read quota is spent, stop.
+    quota_wait_seconds: float = default("quota_wait_seconds")
 
     def client_settings(self, out: Path) -> RunSettings:
         """The client's settings, in the form `client.make_client` takes."""
@@ -146,9 +148,12 @@ def run_export(settings: ExportSettings, *, out: Path, quiet: bool, stdout: Text
     partial = PartialFile(partial_path(out), export=filters.key(settings.catalog))
     check_out(out, force=force, partial=partial)
     client = make_client(settings.client_settings(out), pool_size=settings.workers)
-    guard = make_guard()
+    guard = make_guard(where=f"{client.meta.endpoint_url} (region {settings.region})",
+                       next_step=again)
     reader = PacedReader(client, guard, read_tps=settings.read_tps,
-                         max_attempts=settings.max_attempts, next_step=again)
+                         max_attempts=settings.max_attempts, next_step=again,
+                         quota_wait_seconds=settings.quota_wait_seconds)
+    reader.on_wait = lambda text: _say_wait(text, stdout)
     with stop_on_signals(guard, stdout=stdout):
         try:
             with reader.paced():
@@ -164,6 +169,8 @@ def run_export(settings: ExportSettings, *, out: Path, quiet: bool, stdout: Text
                         read_tps=settings.read_tps, owners=filters.owners), file=stdout)
         with tqdm(total=len(targets), unit="opp", desc="read", dynamic_ncols=True,
                   disable=quiet or not sys.stderr.isatty(), file=sys.stderr) as bar:
+            if not bar.disable:
+                reader.on_wait = lambda text: bar.set_description_str(text or "read")
             got = collect(reader, catalog=settings.catalog, targets=targets, partial=partial,
                           workers=settings.workers, on_read=lambda: _tick(bar))
     if guard.stop_info is not None:
@@ -175,11 +182,24 @@ def run_export(settings: ExportSettings, *, out: Path, quiet: bool, stdout: Text
     write_export(export_frame(rows, assignee=assignee), out)
     partial.wrote(out)
     partial.remove()
-    gone = f"; {got.missing} listed but gone when read" if got.missing else ""
+    unknown = [t.identifier for t in targets if filters.ids and got.found.get(t.identifier)
+               is None]
+    gone = (f"; {got.missing} listed but gone when read" if got.missing and not filters.ids
+            else "")
     print(f"Export complete: {len(rows)} opportunit{'y' if len(rows) == 1 else 'ies'} "
           f"of {len(targets)} read{gone}. Reads: {reader.calls.read} this time "
           f"({got.reused} reused from an interrupted export).\n  {out}", file=stdout)
+    if unknown:
+        print(f"Not found: {len(unknown)} of the --ids opportunities do not exist in catalog "
+              f"{settings.catalog}: {', '.join(unknown)}", file=stdout)
+        return ExportResult(EXIT_ROWS_FAILED, rows)
     return ExportResult(EXIT_OK, rows)
+
+
+def _say_wait(text: str | None, stdout: TextIO) -> None:
+    """Reads held back by the read quota, said on the terminal (the bar says it when shown)."""
+    if text:
+        print(text, file=stdout, flush=True)
 
 
 def _tick(bar: tqdm[Any]) -> None:

@@ -2,12 +2,14 @@
 figures summary.json reports from them: calls, time running, first start and last finish.
 
 An invocation is recorded when it starts and completed when it ends; one killed with kill -9
-stays without an end, and still counts as started.
+stays without an end, and still counts as started: its writes are counted from the journal's
+`sending` lines (one per write that left) between its start and the next invocation's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 CALL_KEYS = ("write", "read", "throttled_write", "throttled_read")
@@ -29,9 +31,12 @@ def finished(record: dict[str, Any], index: int, *, at: str, exit_code: int,
         calls={key: int(calls[key]) for key in CALL_KEYS}, outages=outages or [])
 
 
-def totals(record: Mapping[str, Any], *, changed: int, unchanged: int) -> dict[str, Any]:
-    """The run-wide figures over every invocation recorded so far."""
-    invocations = list(record.get("invocations", []))
+def totals(record: Mapping[str, Any], *, changed: int, unchanged: int,
+           write_times: Sequence[float] = ()) -> dict[str, Any]:
+    """The run-wide figures over every invocation recorded so far. `write_times`: the epoch
+    seconds of the journal's `sending` lines, for the writes of an invocation that was killed
+    before it could record its calls."""
+    invocations = _with_killed_writes(list(record.get("invocations", [])), write_times)
     calls = {key: 0 for key in CALL_KEYS}
     for invocation in invocations:
         for key in CALL_KEYS:
@@ -53,3 +58,38 @@ def totals(record: Mapping[str, Any], *, changed: int, unchanged: int) -> dict[s
         "outages": [o for i in invocations for o in i.get("outages") or []],
         "invocations": invocations,
     }
+
+
+def _with_killed_writes(invocations: list[dict[str, Any]], write_times: Sequence[float]
+                        ) -> list[dict[str, Any]]:
+    """Invocations killed before they recorded their calls get the journal's writes that no
+    recorded invocation counted: all of them to a single killed one; several share them by
+    their time spans (the last takes what the spans leave, as start times are whole seconds).
+    """
+    killed = [i for i, inv in enumerate(invocations) if inv.get("calls") is None]
+    if not killed or not write_times:
+        return invocations
+    recorded = sum(int((inv.get("calls") or {}).get("write", 0)) for inv in invocations)
+    left = max(0, len(write_times) - recorded)
+    for index in killed:
+        share = left if index == killed[-1] else min(
+            left, _writes_during(invocations, index, write_times))
+        left -= share
+        invocations[index] = {**invocations[index], "calls": {"write": share}}
+    return invocations
+
+
+def _writes_during(invocations: list[dict[str, Any]], index: int,
+                   write_times: Sequence[float]) -> int:
+    """Writes the journal holds from invocation `index`'s start to the next one's."""
+    begin = _epoch(invocations[index].get("started_at"))
+    end = (_epoch(invocations[index + 1].get("started_at")) if index + 1 < len(invocations)
+           else float("inf"))
+    return sum(begin <= t < end for t in write_times)
+
+
+def _epoch(text: Any) -> float:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return float("-inf")

@@ -73,6 +73,8 @@ class OtherWriters:
     complete: bool = True
     pages: int = 0
     error: str = ""
+    #: Why there was no look-back (shown in the plan when `in_lookback` is None).
+    not_looked: str = "not looked up"
 
     @property
     def per_second(self) -> float:
@@ -198,7 +200,7 @@ class SharePlan:
         if o.error:
             seen = f"unknown (the look-back failed: {o.error}; planned as if nobody else wrote)"
         elif o.in_lookback is None:
-            seen = "not looked up (a dry run makes no call)"
+            seen = o.not_looked
         else:
             day = f"{o.last_24h:,}" + ("" if o.complete else "+")
             seen = (f"{o.per_second:.3g} writes/s over the last {_span(o.lookback_seconds)}, "

@@ -94,36 +94,87 @@ def _alive(pid: Any) -> bool:
 
 def status_command(run_dir: Path, *, stdout: TextIO,
                    now: Callable[[], datetime] = utc_now) -> int:
-    """Print rows done by status, rows left, pace, what writes wait for, and the ETA."""
-    # reads the folder and the input, writes nothing
-    from bulk_assign.plan import journal_state, plan_resume
+    """Print rows done by status, rows left, pace, what writes wait for, the ETA, and (for a
+    stopped run) why it stopped and when writes can go on. From the run folder alone."""
+    # reads the folder, writes nothing; the input sheet may have changed since
+    from bulk_assign.intent import NOT_REACHED, load_intent
 
-    plan, _ = plan_resume(run_dir)
-    journal = journal_state(run_dir, rows=set(plan.validation.valid_rows().tolist()))
-    by_status = Counter(str(o.status) for o in journal.outcomes.values())
+    intent = load_intent(run_dir)
+    settings = intent.settings
     facts = read_status(run_dir) or {}
     running = facts.get("state") == "running" and _alive(facts.get("pid"))
-    left = plan.count
-    moment = now()
     lines = [f"Run folder: {run_dir}"]
+    if intent.dry_run:
+        lines += [f"State: a dry run (nothing was sent); {len(intent.rows):,} row(s) would "
+                  "be sent by the real run.",
+                  f"Start it with: bulk-assign run {settings.input_path} --catalog "
+                  f"{settings.catalog}"]
+        print("\n".join(lines), file=stdout)
+        return 0
+    by_status = Counter(r.status for r in intent.rows if r.status != NOT_REACHED)
+    left = sum(not _final(r.status, r.error_class) for r in intent.rows)
+    moment = now()
     state = "running" if running else (
         "stopped (its process is gone)" if facts.get("state") == "running"
-        else str(facts.get("state") or "not started"))
+        else str(facts.get("state") or ("not started" if not intent.started else "stopped")))
     lines.append(f"State: {state}" + (f", last word at {facts['updated_at']}"
                                       if facts.get("updated_at") else ""))
     counts = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "none yet"
     lines.append(f"Rows finished (last outcome per row): {counts}")
     lines.append(f"Rows left to send: {left:,}")
-    pace = float(facts.get("pace") or plan.settings.max_tps)
+    pace = float(facts.get("pace") or settings.max_tps)
     lines.append(f"Pace: {pace:.3g} writes/s" + ("" if running else " (when it last ran)"))
     wait_until = _waiting_line(facts.get("waiting") if running else None, moment, lines)
     if running and left:
-        eta = _eta(plan.settings.daily_budget, run_dir, left, pace, moment, wait_until)
+        eta = _eta(settings.daily_budget, run_dir, left, pace, moment, wait_until)
         lines.append(f"ETA: {local_time(eta)}")
     elif left:
+        lines += _why_stopped(run_dir, settings.daily_budget, moment)
         lines.append(f"Continue with: bulk-assign resume {run_dir}")
     print("\n".join(lines), file=stdout)
     return 0
+
+
+def _final(status: str, error_class: str) -> bool:
+    from bulk_assign.retry import is_resumable_code
+
+    if status in ("SUCCEEDED", "UNCHANGED"):
+        return True
+    return status == "FAILED" and not is_resumable_code(error_class)
+
+
+def _why_stopped(run_dir: Path, budget_limit: int, moment: datetime) -> list[str]:
+    """Why the last invocation stopped (summary.json) and when writes can go on."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        stop = summary.get("stop") or {}
+    except (OSError, ValueError, AttributeError):
+        stop = {}
+    lines = []
+    if stop.get("reason"):
+        lines.append(f"Stopped ({stop['reason']}): {stop.get('detail', '')}")
+    budget = WriteBudget(budget_limit, journal_write_times(run_dir / JOURNAL))
+    allowed = budget.next_allowed(moment.astimezone(UTC).timestamp())
+    if allowed is not None:
+        until = datetime.fromtimestamp(allowed, UTC)
+        lines.append(f"Writes can go on at {local_time(until)}: the daily budget of "
+                     f"{budget_limit:,} writes in 24 h is spent until then.")
+    else:
+        lines.append(_WHEN.get(str(stop.get("reason")), "Writes can go on now."))
+    return lines
+
+
+#: When writes can go on after each kind of stop, the daily budget having room.
+_WHEN: Final = {
+    "BudgetSpent": "Writes can go on now: the daily budget has room again.",
+    "QuotaExhausted": "Writes can go on once the account's daily quota frees up (the time "
+                      "above), or with `resume --wait`.",
+    "Unreachable": "Writes can go on once the service can be reached again.",
+    "ServiceUnavailable": "Writes can go on once the service answers again.",
+    "Aborted": "Writes can go on once the cause above is fixed (credentials, permissions, "
+               "endpoint).",
+    "Interrupted": "Writes can go on now.",
+}
 
 
 def _waiting_line(waiting: dict[str, Any] | None, moment: datetime,

@@ -1,0 +1,85 @@
+"""The plan says what will happen (issue 24): the write window and when writing starts, why
+there was no look-back, and when a resume whose budget is spent can write again."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from functional_support import fast, generated, resume, run, settings
+
+from benchmarks.support import write_input
+from bulk_assign import app, timestamps
+from bulk_assign.budget import AGE_MARGIN, DAY, journal_write_times, local_time
+from bulk_assign.emulator import Emulator
+from bulk_assign.plan import plan_run
+
+
+def _window(start: datetime, hours: int = 2) -> str:
+    local = start.astimezone()
+    return f"{local:%H:%M}-{local + timedelta(hours=hours):%H:%M}"
+
+
+def test_a_closed_window_is_in_the_plan_with_when_writing_starts(tmp_path: Path) -> None:
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    opens = now + timedelta(hours=3)
+    source = write_input(tmp_path / "in.csv", 4)
+    plan = plan_run(settings(source, "http://127.0.0.1:1", tmp_path / "run",
+                             window=_window(opens)))
+    text = app.plan_text(plan, now=now)
+    assert f"Write window {_window(opens)} (local time): closed now: writing starts at " \
+           f"{local_time(opens)}" in text
+
+
+def test_a_run_with_an_open_window_says_so_and_why_it_did_not_look_back(
+    emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    emu = emulator(generated(10), **fast())
+    source = write_input(tmp_path / "in.csv", 4)
+    window = _window(datetime.now(UTC) - timedelta(minutes=30))
+    result = run(settings(source, emu.url, tmp_path / "run", window=window, share=1.0))
+    assert result.code == 0, result.stdout
+    assert f"Write window {window} (local time): open now" in result.stdout
+    assert "a dry run makes no call" not in result.stdout
+    assert "not looked up (--share takes its share whatever they do)" in result.stdout
+
+
+def test_a_resume_whose_budget_is_spent_says_when_it_can_write_again(
+    emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    emu = emulator(generated(10), **fast())
+    source = write_input(tmp_path / "in.csv", 5)
+    first = run(settings(source, emu.url, tmp_path / "run", daily_budget=2, workers=1))
+    assert first.code == 3, first.stdout
+    again = resume(first.folder)
+    assert again.code == 3, again.stdout
+    oldest = journal_write_times(first.folder / "journal.jsonl")[0]
+    allowed = datetime.fromtimestamp(oldest + DAY + AGE_MARGIN, UTC)
+    assert ("The daily budget of 2 writes in 24 h is spent: writes can start at "
+            f"{local_time(allowed)}") in again.stdout
+
+
+def test_waited_seconds_is_the_time_the_run_waited_not_the_workers_sum(
+    emulator: Callable[..., Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window opens 2 s after the run starts (the run's clock is shifted so that a window
+    of whole minutes opens then): six rows wait together, the run waits about 2 s."""
+    real = datetime.now(UTC)
+    opens = real.replace(second=0, microsecond=0) + timedelta(hours=1)
+    shift = opens - timedelta(seconds=2) - real
+    monkeypatch.setattr(timestamps, "utc_now", lambda: datetime.now(UTC) + shift)
+    emu = emulator(generated(10), **fast())
+    source = write_input(tmp_path / "in.csv", 6)
+    started = time.monotonic()
+    result = run(settings(source, emu.url, tmp_path / "run", window=_window(opens),
+                          share=1.0, pre_read=False))
+    took = time.monotonic() - started
+    assert result.code == 0, result.stdout
+    summary = json.loads((result.folder / "summary.json").read_text(encoding="utf-8"))
+    waited = summary["quota_use"]["waited_seconds"]["window"]
+    assert 1.0 <= waited <= 3.0, summary["quota_use"]
+    assert waited <= took
