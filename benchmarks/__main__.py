@@ -107,7 +107,7 @@ class Table:
 def _tool(url: str, path: Path, out: Path, *, rate: float, read_rate: float,
           pre_read: bool = True, workers: int | None = None) -> dict[str, Any]:
     """bulk-assign run, in this process (the emulator is in its own)."""
-    from bulk_assign.app import run_command
+    from bulk_assign.commands.run import run_command
     from bulk_assign.settings import RunSettings
 
     run_command(
@@ -283,7 +283,7 @@ def stewardship(table: Table, sizes: Sizes, work: Path) -> None:
 
 def export(table: Table, sizes: Sizes, work: Path) -> None:
     """7. Export: N opportunities at R reads/s, latency 30-70 ms; list pages count as reads."""
-    from bulk_assign.export_app import ExportSettings, export_command
+    from bulk_assign.commands.export import ExportSettings, export_command
 
     n, rate = sizes.export_opps, sizes.export_rate
     options = ("--generate", str(n), "--read-rate", str(rate), "--latency-ms", "50",
@@ -307,7 +307,7 @@ def export(table: Table, sizes: Sizes, work: Path) -> None:
 
 def preview(table: Table, sizes: Sizes, work: Path) -> None:
     """8. Preview: N rows, one read each at R reads/s, latency 30-70 ms; no write."""
-    from bulk_assign.preview_app import preview_command
+    from bulk_assign.commands.preview import preview_command
     from bulk_assign.settings import RunSettings
 
     n, rate = sizes.export_opps, sizes.export_rate

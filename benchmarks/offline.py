@@ -35,10 +35,10 @@ from pathlib import Path
 stage, path, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 import pandas as pd
 if stage != "bare_read":
-    from bulk_assign.reader import read_table
-    from bulk_assign.validator import validate
-    from bulk_assign.app import validate_command
-    from bulk_assign.rules import field_rules
+    from bulk_assign.sheet.reader import read_table
+    from bulk_assign.check.validator import validate
+    from bulk_assign.commands.run import validate_command
+    from bulk_assign.check.rules import field_rules
     field_rules()  # botocore's model load is start-up cost, not per-row cost
 rows = 0
 t0 = time.perf_counter()

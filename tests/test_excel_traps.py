@@ -10,11 +10,12 @@ import pytest
 from helpers_excel import set_cached_values, workbook
 from helpers_files import GOOD, HEADER, row, run_validate, write_csv
 
-from bulk_assign import hidden, reader
+from bulk_assign.check import hidden
+from bulk_assign.check.validator import validate
 from bulk_assign.errors import InputError, UsageError
-from bulk_assign.excel_marks import scan_sheet
-from bulk_assign.reader import read_table
-from bulk_assign.validator import validate
+from bulk_assign.sheet import reader
+from bulk_assign.sheet.excel_marks import scan_sheet
+from bulk_assign.sheet.reader import read_table
 
 TERRITORY = [*HEADER, "Territory"]
 

@@ -9,7 +9,7 @@ import pytest
 from helpers_files import GOOD, HEADER, SAMPLES, row, write_csv, write_xlsx
 
 from bulk_assign.errors import InputError
-from bulk_assign.reader import read_table
+from bulk_assign.sheet.reader import read_table
 
 
 def test_every_cell_is_text_and_rows_are_numbered_as_in_excel(tmp_path: Path) -> None:

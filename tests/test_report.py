@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from helpers_files import HEADER, read_results, row, write_csv
 
-from bulk_assign.cells import escape_formulas
-from bulk_assign.reader import read_table
-from bulk_assign.report import OutputPaths, format_summary, write_outputs
-from bulk_assign.validator import validate
+from bulk_assign.check.validator import validate
+from bulk_assign.report.files import OutputPaths, format_summary, write_outputs
+from bulk_assign.sheet.cells import escape_formulas
+from bulk_assign.sheet.reader import read_table
 
 TRIGGERS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx", "\nx"]
 

@@ -17,14 +17,10 @@ import pytest
 from helpers_files import HEADER, row, write_csv, write_xlsx
 
 from bulk_assign import cli
-from bulk_assign.app import validate_command
-from bulk_assign.cells import unescape
-from bulk_assign.reader import read_table
-from bulk_assign.report import OutputPaths, write_outputs
-from bulk_assign.results import RowOutcome, Status
-from bulk_assign.settings import RunSettings
-from bulk_assign.validator import validate
-from bulk_assign.workbook import (
+from bulk_assign.check.validator import validate
+from bulk_assign.commands.run import validate_command
+from bulk_assign.report.files import OutputPaths, write_outputs
+from bulk_assign.report.workbook import (
     BAD,
     GOOD,
     MAX_CELL_CHARS,
@@ -34,6 +30,10 @@ from bulk_assign.workbook import (
     write_table_workbook,
     write_workbook,
 )
+from bulk_assign.results import RowOutcome, Status
+from bulk_assign.settings import RunSettings
+from bulk_assign.sheet.cells import unescape
+from bulk_assign.sheet.reader import read_table
 
 #: Cells that a spreadsheet would run, convert or choke on, each in its own row's Notes.
 HOSTILE = [

@@ -17,12 +17,12 @@ from pathlib import Path
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from bulk_assign import fields
-from bulk_assign.app import validate_command
+from bulk_assign.check.validator import CODES, validate
+from bulk_assign.commands.run import validate_command
 from bulk_assign.errors import InputError
-from bulk_assign.reader import read_table
-from bulk_assign.report import RESULT_COLUMNS
-from bulk_assign.validator import CODES, validate
+from bulk_assign.report.files import RESULT_COLUMNS
+from bulk_assign.sheet import fields
+from bulk_assign.sheet.reader import read_table
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 VALIDATE_STATUSES = {"VALID", "INVALID", "DUPLICATE"}
@@ -75,7 +75,7 @@ def _alias_spelling(field: str) -> st.SearchStrategy[str]:
 
 
 def _all_aliases() -> list[str]:
-    from bulk_assign.fields import _ALIASES
+    from bulk_assign.sheet.fields import _ALIASES
 
     return [a for aliases in _ALIASES.values() for a in aliases]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bulk_assign import app
+from bulk_assign.commands import run as app
 from bulk_assign.emulator import generate_seed
 from bulk_assign.settings import RunSettings
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from functional_support import fast, generated, read_csv
 
 from bulk_assign import cli
+from bulk_assign.commands.export import ExportSettings, export_command, filters_from
 from bulk_assign.emulator import Emulator
-from bulk_assign.export_app import ExportSettings, export_command, filters_from
 
 
 def test_export_ids_names_the_missing_ones_and_exits_1(

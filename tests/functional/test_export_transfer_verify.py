@@ -24,14 +24,14 @@ from functional_support import (
 )
 
 from bulk_assign import cli
+from bulk_assign.check.validator import validate
+from bulk_assign.commands.export import ExportSettings, export_command, filters_from
+from bulk_assign.commands.transfer import transfer_command
+from bulk_assign.commands.verify import verify_command
 from bulk_assign.emulator import Emulator
-from bulk_assign.export import ExportFilters
-from bulk_assign.export_app import ExportSettings, export_command, filters_from
-from bulk_assign.reader import read_table
 from bulk_assign.results import Contact
-from bulk_assign.transfer import transfer_command
-from bulk_assign.validator import validate
-from bulk_assign.verify import verify_command
+from bulk_assign.run.exporter import ExportFilters
+from bulk_assign.sheet.reader import read_table
 
 N = 60
 

@@ -26,15 +26,17 @@ from functional_support import (
     tool_process,
 )
 
-from bulk_assign import app, cli, verify
-from bulk_assign.cells import unescape
+from bulk_assign import cli
+from bulk_assign.commands import run as app
+from bulk_assign.commands import verify
+from bulk_assign.commands.export import ExportSettings, export_command
+from bulk_assign.commands.transfer import transfer_command
+from bulk_assign.commands.verify import verify_command
 from bulk_assign.emulator import Emulator
-from bulk_assign.export import ExportFilters
-from bulk_assign.export_app import ExportSettings, export_command
 from bulk_assign.results import Contact
-from bulk_assign.runlock import hold_run_folder, lock_holder
-from bulk_assign.transfer import transfer_command
-from bulk_assign.verify import verify_command
+from bulk_assign.run.exporter import ExportFilters
+from bulk_assign.sheet.cells import unescape
+from bulk_assign.store.runlock import hold_run_folder, lock_holder
 
 GREEN, RED, AMBER = "C6EFCE", "FFC7CE", "FFEB9C"
 

@@ -30,9 +30,9 @@ from functional_support import (
 )
 
 from benchmarks.support import write_input
-from bulk_assign import app
+from bulk_assign.commands import run as app
 from bulk_assign.emulator import Emulator
-from bulk_assign.guard import RunGuard
+from bulk_assign.run.guard import RunGuard
 
 
 def _wait(proc: subprocess.Popen[bytes], *, timeout: float = 30) -> int:
@@ -163,7 +163,8 @@ raise SystemExit(entry())
 
 
 @pytest.mark.parametrize(("module", "sig"), [
-    ("bulk_assign.report", "SIGTERM"), ("openpyxl", "SIGHUP"), ("bulk_assign.emulator", "SIGINT"),
+    ("bulk_assign.report.files", "SIGTERM"), ("openpyxl", "SIGHUP"),
+    ("bulk_assign.emulator", "SIGINT"),
 ])
 def test_a_signal_during_the_imports_is_noted_and_acted_on_once_they_are_done(
     module: str, sig: str, emulator: Callable[..., Emulator], tmp_path: Path,

@@ -24,14 +24,15 @@ from functional_support import (
     settings,
 )
 
-from bulk_assign import app, cli
+from bulk_assign import cli
+from bulk_assign.commands import run as app
+from bulk_assign.commands.export import ExportSettings, export_command
+from bulk_assign.commands.preview import preview_command
+from bulk_assign.commands.transfer import transfer_command
 from bulk_assign.emulator import Emulator
 from bulk_assign.errors import UsageError
-from bulk_assign.export import ExportFilters
-from bulk_assign.export_app import ExportSettings, export_command
-from bulk_assign.preview_app import preview_command
 from bulk_assign.results import Contact
-from bulk_assign.transfer import transfer_command
+from bulk_assign.run.exporter import ExportFilters
 
 N, USERS = 12, 4
 IDS = [f"O{1_000_000 + i}" for i in range(N)]

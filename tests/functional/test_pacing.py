@@ -21,9 +21,9 @@ from botocore.config import Config
 from functional_support import applied_writes, calls, fast, generated, run, settings
 
 from benchmarks.support import emulator_process, state, write_figures, write_input
-from bulk_assign.client import Turn, paced
+from bulk_assign.api.client import Turn, paced
 from bulk_assign.emulator import Emulator
-from bulk_assign.pacer import PACE_MARGIN, PACE_MARGIN_SECONDS, SIGN_LEAD, TokenBucket
+from bulk_assign.quota.pacer import PACE_MARGIN, PACE_MARGIN_SECONDS, SIGN_LEAD, TokenBucket
 
 RATE = 20.0
 

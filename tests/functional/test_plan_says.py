@@ -13,10 +13,11 @@ import pytest
 from functional_support import fast, generated, resume, run, settings
 
 from benchmarks.support import write_input
-from bulk_assign import app, timestamps
-from bulk_assign.budget import AGE_MARGIN, DAY, journal_write_times, local_time
+from bulk_assign import timestamps
+from bulk_assign.commands import run as app
 from bulk_assign.emulator import Emulator
-from bulk_assign.plan import plan_run
+from bulk_assign.quota.budget import AGE_MARGIN, DAY, journal_write_times, local_time
+from bulk_assign.run.plan import plan_run
 
 
 def _window(start: datetime, hours: int = 2) -> str:

@@ -12,11 +12,11 @@ import pytest
 from functional_support import applied_writes, fast, generated, resume, run, settings
 
 from benchmarks.support import write_input
-from bulk_assign.assigner import RowAssigner
 from bulk_assign.emulator import Emulator
 from bulk_assign.emulator.service import Reply, Service
-from bulk_assign.journal import Journal
 from bulk_assign.results import Job, RowOutcome
+from bulk_assign.run.assigner import RowAssigner
+from bulk_assign.store.journal import Journal
 
 
 def test_a_journal_that_cannot_be_written_aborts_the_run_and_loses_no_row(

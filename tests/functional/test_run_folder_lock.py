@@ -30,10 +30,10 @@ from functional_support import (
 )
 
 from benchmarks.support import write_input
-from bulk_assign import app
+from bulk_assign.commands import run as app
 from bulk_assign.emulator import Emulator
 from bulk_assign.errors import UsageError
-from bulk_assign.runlock import LOCK_FILE, lock_holder
+from bulk_assign.store.runlock import LOCK_FILE, lock_holder
 
 ROWS = 80
 PACE = 10  # writes/s: the resume below stays in flight for several seconds

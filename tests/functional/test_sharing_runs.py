@@ -28,8 +28,8 @@ from functional_support import (
 )
 
 from benchmarks.support import write_input
+from bulk_assign.commands.status import status_command
 from bulk_assign.emulator import Emulator
-from bulk_assign.status import status_command
 
 
 def _summary(folder: Path) -> dict[str, object]:

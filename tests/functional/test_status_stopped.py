@@ -13,9 +13,9 @@ from functional_support import fast, generated, run, settings
 
 from benchmarks.support import write_input
 from bulk_assign import cli
-from bulk_assign.budget import AGE_MARGIN, DAY, journal_write_times, local_time
+from bulk_assign.commands.status import status_command
 from bulk_assign.emulator import Emulator
-from bulk_assign.status import status_command
+from bulk_assign.quota.budget import AGE_MARGIN, DAY, journal_write_times, local_time
 
 
 def _status(folder: Path) -> str:

@@ -23,7 +23,7 @@ from functional_support import (
 )
 
 from benchmarks.support import write_input
-from bulk_assign import app
+from bulk_assign.commands import run as app
 from bulk_assign.emulator import Emulator, EmulatorConfig
 from bulk_assign.emulator.errors import ApiError
 

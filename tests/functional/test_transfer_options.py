@@ -30,11 +30,12 @@ from functional_support import (
 )
 from helpers_excel import workbook
 
-from bulk_assign import app, cli
+from bulk_assign import cli
+from bulk_assign.commands import run as app
+from bulk_assign.commands.export import ExportSettings, export_command, filters_from
 from bulk_assign.emulator import Emulator
 from bulk_assign.errors import UsageError
-from bulk_assign.export import PartialFile, partial_path
-from bulk_assign.export_app import ExportSettings, export_command, filters_from
+from bulk_assign.run.exporter import PartialFile, partial_path
 
 FROM, TO = "user2@example.com", "user3@example.com"
 

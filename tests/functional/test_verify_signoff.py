@@ -27,8 +27,8 @@ from functional_support import (
 )
 
 from bulk_assign import cli
+from bulk_assign.commands.verify import verify_command
 from bulk_assign.emulator import Emulator
-from bulk_assign.verify import verify_command
 
 #: An outage after 1 s without an answer: no test waits long.
 OUTAGE = 1.0

@@ -12,8 +12,8 @@ from pathlib import Path
 import openpyxl
 from functional_support import ROOT, fast, resume, run, settings
 
-from bulk_assign.cells import unescape
 from bulk_assign.emulator import Emulator
+from bulk_assign.sheet.cells import unescape
 
 EXCEL_SAMPLE = ROOT / "samples" / "realignment.xlsx"
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bulk_assign.budget import (
+from bulk_assign.errors import UsageError
+from bulk_assign.quota.budget import (
     AGE_MARGIN,
     CLAIM_POLL,
     DAY,
@@ -21,8 +22,7 @@ from bulk_assign.budget import (
     make_gate,
     peak_in_a_day,
 )
-from bulk_assign.errors import UsageError
-from bulk_assign.guard import RunGuard, RunStopping, StopReason
+from bulk_assign.run.guard import RunGuard, RunStopping, StopReason
 from bulk_assign.settings import RunSettings
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday, noon UTC

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk_assign.cells import (
+from bulk_assign.sheet.cells import (
     FORMULA_TRIGGERS,
     escape,
     escape_header,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bulk_assign import history
+from bulk_assign.store import history
 
 
 def _at(minute: int, second: int = 0) -> float:

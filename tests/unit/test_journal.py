@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bulk_assign.journal import Journal, JournalDamaged, load
 from bulk_assign.results import Contact, RowOutcome, Status
+from bulk_assign.store.journal import Journal, JournalDamaged, load
 
 OWNER_A = Contact(email="old@example.com", first_name="Old", last_name="Owner",
                   business_title="PartnerAccountManager", phone="+15550100100")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bulk_assign.errors import UsageError
-from bulk_assign.runlock import hold_run_folder, lend_run_folder, lock_holder
+from bulk_assign.store.runlock import hold_run_folder, lend_run_folder, lock_holder
 
 
 def _refused_in_another_thread(folder: Path) -> bool:

@@ -12,8 +12,9 @@ from itertools import count
 import botocore.exceptions as bce
 import pytest
 
-from bulk_assign.guard import RunGuard, RunStopping, StopReason
-from bulk_assign.outage import (
+from bulk_assign.quota.pacer import FakeClock
+from bulk_assign.run.guard import RunGuard, RunStopping, StopReason
+from bulk_assign.run.outage import (
     MAX_PAUSE,
     MIN_FAILURES,
     SERVICE_UNAVAILABLE,
@@ -21,7 +22,6 @@ from bulk_assign.outage import (
     OutageBreaker,
     is_outage_failure,
 )
-from bulk_assign.pacer import FakeClock
 
 QUIET = 15.0
 URL = "https://partnercentral-selling.us-east-1.api.aws"

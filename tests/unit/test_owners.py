@@ -7,12 +7,18 @@ from pathlib import Path
 import pytest
 from helpers_files import write_csv
 
-from bulk_assign import fields
-from bulk_assign.owners import changed_message, has_changed, plan_lines, results_message, skipped
-from bulk_assign.privacy import scrub
-from bulk_assign.reader import read_table
+from bulk_assign.check.owners import (
+    changed_message,
+    has_changed,
+    plan_lines,
+    results_message,
+    skipped,
+)
+from bulk_assign.check.validator import validate
+from bulk_assign.report.privacy import scrub
 from bulk_assign.results import OWNER_CHANGED, Contact, Job, Status
-from bulk_assign.validator import validate
+from bulk_assign.sheet import fields
+from bulk_assign.sheet.reader import read_table
 
 ANA = Contact("ana@example.com", "Ana", "Lima", "PartnerAccountManager")
 BO = Contact("bo@example.com", "Bo", "Berg", "PartnerAccountManager")
@@ -97,7 +103,7 @@ def test_headers_that_name_the_assignee_still_do(tmp_path: Path, header: str) ->
 def test_by_person_adds_up_with_ownerless_rows_and_sorts_by_the_size_of_the_change() -> None:
     import pandas as pd
 
-    from bulk_assign.preview import COLUMNS, NO_OWNER, by_person
+    from bulk_assign.run.preview import COLUMNS, NO_OWNER, by_person
 
     def line(verdict: str, now: str, new: str) -> list[str]:
         return ["2", verdict, "O1", now, "", new, "", "", "", ""]

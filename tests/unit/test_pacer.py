@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk_assign.pacer import (
+from bulk_assign.quota.pacer import (
     DECREASE,
     DECREASE_ISOLATED,
     FLOOR_SHARE,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk_assign.privacy import scrub
+from bulk_assign.report.privacy import scrub
 from bulk_assign.results import Contact
 
 ANA = Contact(email="ana.silva@example.com", first_name="Ana", last_name="Silva",

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import botocore.exceptions as bce
 import pytest
 
-from bulk_assign.retry import (
+from bulk_assign.api.retry import (
     BACKOFF_BASE,
     BACKOFF_CAP,
     Kind,

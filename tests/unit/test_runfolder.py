@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from bulk_assign.errors import UsageError
-from bulk_assign.journal import Journal
-from bulk_assign.runfolder import (
+from bulk_assign.store.journal import Journal
+from bulk_assign.store.runfolder import (
     atomic_binary,
     atomic_text,
     touch_private,
     write_atomic,
 )
-from bulk_assign.runlock import prepare_run_dir
+from bulk_assign.store.runlock import prepare_run_dir
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bulk_assign.errors import EXIT_USAGE, UsageError
-from bulk_assign.runlock import (
+from bulk_assign.store.runlock import (
     LOCK_FILE,
     filesystem_type,
     hold_run_folder,
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HOLD = """
 import sys, time
 from pathlib import Path
-from bulk_assign.runlock import hold_run_folder
+from bulk_assign.store.runlock import hold_run_folder
 with hold_run_folder(Path(sys.argv[1]), command="resume"):
     print("held", flush=True)
     time.sleep(60)

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bulk_assign.pacer import STEP, FakeClock, Pacer
-from bulk_assign.settings import RunSettings
-from bulk_assign.sharing import (
+from bulk_assign.quota.pacer import STEP, FakeClock, Pacer
+from bulk_assign.quota.sharing import (
     CONTENDED_SHARE,
     HOLD_SECONDS,
     OtherWriters,
     ShareController,
     SharePlan,
 )
+from bulk_assign.settings import RunSettings
 
 
 def _settings(**changes: object) -> RunSettings:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bulk_assign.budget import Window, WriteBudget, WriteGate
-from bulk_assign.guard import RunGuard
+from bulk_assign.quota.budget import Window, WriteBudget, WriteGate
+from bulk_assign.run.guard import RunGuard
 
 START = datetime(2026, 3, 2, 21, 59, 50, tzinfo=UTC)  # the window opens in 10 s
 WORKERS = 4

@@ -1,0 +1,162 @@
+"""The Partner Central Selling client: one boto3 client shared by every worker.
+
+Sessions are not thread-safe, clients are: the session is made once, here. botocore's retries
+are off (tenacity owns them, so `attempts` is the real count), timeouts are explicit, and the
+connection pool is as large as the worker pool.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import boto3
+import botocore.exceptions as bce
+from botocore.config import Config
+
+from bulk_assign import __version__
+from bulk_assign.check.rules import OWNER_TITLE
+from bulk_assign.errors import UsageError
+from bulk_assign.results import Contact
+from bulk_assign.settings import RunSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
+
+SERVICE = "partnercentral-selling"
+
+
+def make_client(settings: RunSettings, *, pool_size: int) -> PartnerCentralSellingAPIClient:
+    """Build the shared client from the standard credential chain.
+
+    `--endpoint-url` wins; without it botocore honours AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING.
+    """
+    try:
+        session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+    except bce.ProfileNotFound as exc:
+        raise UsageError(
+            f"AWS profile {settings.profile!r} not found; list yours with "
+            "`aws configure list-profiles`, or omit --profile to use the default chain."
+        ) from exc
+    config = Config(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        max_pool_connections=max(10, pool_size),
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        tcp_keepalive=True,
+        user_agent_extra=f"bulk-assign/{__version__}",
+    )
+    return session.client(
+        "partnercentral-selling", endpoint_url=settings.endpoint_url, config=config
+    )
+
+
+#: Where botocore takes an endpoint from when no --endpoint-url is given, in its order.
+ENDPOINT_VARIABLES: Final = ("AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING", "AWS_ENDPOINT_URL")
+
+
+def pinned_connection(settings: RunSettings,
+                      environ: Mapping[str, str]) -> tuple[RunSettings, dict[str, str]]:
+    """The endpoint and profile this run talks to, made explicit (and where each came from),
+    so that run.json records them and a resume goes to the same place whatever its shell has.
+    """
+    endpoint, profile = settings.endpoint_url, settings.profile
+    sources = {"endpoint_url": "--endpoint-url", "profile": "--profile"}
+    if endpoint is None:
+        found = next((name for name in ENDPOINT_VARIABLES if environ.get(name)), None)
+        endpoint = environ[found] if found else None
+        sources["endpoint_url"] = found or f"the AWS endpoint of {settings.region}"
+    if profile is None:
+        profile = environ.get("AWS_PROFILE") or None
+        sources["profile"] = "AWS_PROFILE" if profile else "the default credential chain"
+    return settings.replace(endpoint_url=endpoint, profile=profile), sources
+
+
+def current_owner(team: list[dict[str, Any]]) -> Contact | None:
+    """The opportunity's owner: the team member whose BusinessTitle is PartnerAccountManager.
+
+    With no such member the opportunity has no owner (None), whoever else is on the team: a
+    SolutionsArchitect alone is not an owner, and assigning the opportunity to them still
+    takes a write.
+    """
+    for member in team:
+        if member.get("BusinessTitle") == OWNER_TITLE:
+            return Contact.from_api(member)
+    return None
+
+
+def owned_by(owner: Contact | None, assignee: Contact) -> bool:
+    """Whether the opportunity's owner already is the assignee (emails compare case-blind)."""
+    return owner is not None and owner.email.casefold() == assignee.email.casefold()
+
+
+def request_id(answer: Mapping[str, Any] | BaseException) -> str:
+    """The service's request id, from a response or from the error a call raised."""
+    response = getattr(answer, "response", None) if isinstance(answer, BaseException) else answer
+    if not isinstance(response, Mapping):
+        return ""
+    return str(response.get("ResponseMetadata", {}).get("RequestId", ""))
+
+
+@dataclass(frozen=True)
+class Turn:
+    """How a paced operation's calls take their slot; either step raises to cancel the call
+    before anything is sent."""
+
+    #: In botocore's before-sign event: the long waits (window, budget, the queue for a slot)
+    #: belong before the request is signed, as a signature is only good for a few minutes.
+    reserve: Callable[[], None]
+    #: In before-send, after signing: the last, exact wait for the slot, so that signing's jitter
+    #: falls before the pace and not between the pace and the wire, where it would make calls
+    #: arrive closer together than they left (and be throttled).
+    depart: Callable[[], None]
+
+
+class Outgoing:
+    """Per thread, what must happen the moment its paced call is sure to leave (a write's
+    journal line and its place in the budget: assigner.py). The caller sets it around the
+    call; the pacing hook runs it once, just before the call's last wait for its slot."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @contextmanager
+    def on_leaving(self, action: Callable[[], None]) -> Iterator[None]:
+        self._local.action = action
+        try:
+            yield
+        finally:
+            self._local.action = None
+
+    def leaving(self) -> None:
+        action: Callable[[], None] | None = getattr(self._local, "action", None)
+        self._local.action = None  # once per call
+        if action is not None:
+            action()
+
+
+@contextmanager
+def paced(client: PartnerCentralSellingAPIClient, turns: Mapping[str, Turn]) -> Iterator[None]:
+    """Pace each operation named in `turns` (e.g. "AssignOpportunity") for as long as the
+    block runs."""
+    events = client.meta.events
+    hooks = [(f"{stage}.{SERVICE}.{operation}", step)
+             for operation, turn in turns.items()
+             for stage, step in (("before-sign", turn.reserve), ("before-send", turn.depart))]
+    for event, hook in hooks:
+        events.register(event, _ignore_kwargs(hook), unique_id=f"bulk-assign-pace-{event}")
+    try:
+        yield
+    finally:
+        for event, _ in hooks:
+            events.unregister(event, unique_id=f"bulk-assign-pace-{event}")
+
+
+def _ignore_kwargs(hook: Callable[[], None]) -> Callable[..., None]:
+    def handler(**_: Any) -> None:
+        hook()
+
+    return handler

@@ -1,0 +1,1 @@
+"""One module per command: what it prints, what it asks, its exit code."""

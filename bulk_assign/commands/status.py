@@ -1,0 +1,196 @@
+"""`bulk-assign status RUN_DIR`: where a running or stopped run stands, read without a lock.
+
+The run keeps `status.json` up to date (written to a temp name and `os.replace`d, every few
+seconds and at each change of wait): its process, the current pace, what writes wait for and
+until when. The rows come from the journal and the input, as `resume` would see them. Nothing
+here writes to the run folder, so an analyst can check a multi-day run from another terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from bulk_assign.quota.budget import DAY, WaitCause, WriteBudget, journal_write_times, local_time
+from bulk_assign.store.journal import JOURNAL
+from bulk_assign.store.runfolder import write_atomic
+from bulk_assign.timestamps import iso, utc_now
+
+STATUS: Final = "status.json"
+#: status.json is rewritten at most this often while rows finish.
+EVERY_SECONDS: Final = 2.0
+
+
+class StatusFile:
+    """The run's side of `status`: a small JSON file, replaced atomically. Never raises."""
+
+    def __init__(self, path: Path, *, pace: Callable[[], float],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.path = path
+        self._pace = pace
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last = float("-inf")
+        self._facts: dict[str, Any] = {"pid": os.getpid(), "state": "running",
+                                       "started_at": iso(utc_now()), "waiting": None,
+                                       "ok": 0, "finished": 0}
+
+    def row_finished(self, ok: bool) -> None:
+        with self._lock:
+            self._facts["finished"] += 1
+            self._facts["ok"] += int(ok)
+        self._write(force=False)
+
+    def waiting(self, cause: WaitCause | None, until: datetime | None) -> None:
+        with self._lock:
+            self._facts["waiting"] = (None if cause is None or until is None else
+                                      {"cause": str(cause), "until": iso(until)})
+        self._write(force=True)
+
+    def pace_changed(self) -> None:
+        self._write(force=False)
+
+    def ended(self, state: str) -> None:
+        with self._lock:
+            self._facts["state"] = state
+            self._facts["waiting"] = None
+        self._write(force=True)
+
+    def _write(self, *, force: bool) -> None:
+        with self._lock:
+            now = self._clock()
+            if not force and now - self._last < EVERY_SECONDS:
+                return
+            self._last = now
+            facts = {**self._facts, "updated_at": iso(utc_now()),
+                     "pace": round(self._pace(), 4)}
+            with contextlib.suppress(OSError):  # a courtesy: the journal stays the truth
+                write_atomic(self.path, json.dumps(facts) + "\n")  # 0600, like every file
+
+
+def read_status(folder: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads((folder / STATUS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def _alive(pid: Any) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, ValueError, TypeError):
+        return False
+    return True
+
+
+def status_command(run_dir: Path, *, stdout: TextIO,
+                   now: Callable[[], datetime] = utc_now) -> int:
+    """Print rows done by status, rows left, pace, what writes wait for, the ETA, and (for a
+    stopped run) why it stopped and when writes can go on. From the run folder alone."""
+    # reads the folder, writes nothing; the input sheet may have changed since
+    from bulk_assign.run.intent import NOT_REACHED, load_intent
+
+    intent = load_intent(run_dir)
+    settings = intent.settings
+    facts = read_status(run_dir) or {}
+    running = facts.get("state") == "running" and _alive(facts.get("pid"))
+    lines = [f"Run folder: {run_dir}"]
+    if intent.dry_run:
+        lines += [f"State: a dry run (nothing was sent); {len(intent.rows):,} row(s) would "
+                  "be sent by the real run.",
+                  f"Start it with: bulk-assign run {settings.input_path} --catalog "
+                  f"{settings.catalog}"]
+        print("\n".join(lines), file=stdout)
+        return 0
+    by_status = Counter(r.status for r in intent.rows if r.status != NOT_REACHED)
+    left = sum(not _final(r.status, r.error_class) for r in intent.rows)
+    moment = now()
+    state = "running" if running else (
+        "stopped (its process is gone)" if facts.get("state") == "running"
+        else str(facts.get("state") or ("not started" if not intent.started else "stopped")))
+    lines.append(f"State: {state}" + (f", last word at {facts['updated_at']}"
+                                      if facts.get("updated_at") else ""))
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "none yet"
+    lines.append(f"Rows finished (last outcome per row): {counts}")
+    lines.append(f"Rows left to send: {left:,}")
+    pace = float(facts.get("pace") or settings.max_tps)
+    lines.append(f"Pace: {pace:.3g} writes/s" + ("" if running else " (when it last ran)"))
+    wait_until = _waiting_line(facts.get("waiting") if running else None, moment, lines)
+    if running and left:
+        eta = _eta(settings.daily_budget, run_dir, left, pace, moment, wait_until)
+        lines.append(f"ETA: {local_time(eta)}")
+    elif left:
+        lines += _why_stopped(run_dir, settings.daily_budget, moment)
+        lines.append(f"Continue with: bulk-assign resume {run_dir}")
+    print("\n".join(lines), file=stdout)
+    return 0
+
+
+def _final(status: str, error_class: str) -> bool:
+    from bulk_assign.api.retry import is_resumable_code
+
+    if status in ("SUCCEEDED", "UNCHANGED"):
+        return True
+    return status == "FAILED" and not is_resumable_code(error_class)
+
+
+def _why_stopped(run_dir: Path, budget_limit: int, moment: datetime) -> list[str]:
+    """Why the last invocation stopped (summary.json) and when writes can go on."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        stop = summary.get("stop") or {}
+    except (OSError, ValueError, AttributeError):
+        stop = {}
+    lines = []
+    if stop.get("reason"):
+        lines.append(f"Stopped ({stop['reason']}): {stop.get('detail', '')}")
+    budget = WriteBudget(budget_limit, journal_write_times(run_dir / JOURNAL))
+    allowed = budget.next_allowed(moment.astimezone(UTC).timestamp())
+    if allowed is not None:
+        until = datetime.fromtimestamp(allowed, UTC)
+        lines.append(f"Writes can go on at {local_time(until)}: the daily budget of "
+                     f"{budget_limit:,} writes in 24 h is spent until then.")
+    else:
+        lines.append(_WHEN.get(str(stop.get("reason")), "Writes can go on now."))
+    return lines
+
+
+#: When writes can go on after each kind of stop, the daily budget having room.
+_WHEN: Final = {
+    "BudgetSpent": "Writes can go on now: the daily budget has room again.",
+    "QuotaExhausted": "Writes can go on once the account's daily quota frees up (the time "
+                      "above), or with `resume --wait`.",
+    "Unreachable": "Writes can go on once the service can be reached again.",
+    "ServiceUnavailable": "Writes can go on once the service answers again.",
+    "Aborted": "Writes can go on once the cause above is fixed (credentials, permissions, "
+               "endpoint).",
+    "Interrupted": "Writes can go on now.",
+}
+
+
+def _waiting_line(waiting: dict[str, Any] | None, moment: datetime,
+                  lines: list[str]) -> datetime:
+    if not waiting:
+        return moment
+    until = datetime.fromisoformat(str(waiting["until"]).replace("Z", "+00:00"))
+    lines.append(f"Waiting for the {waiting['cause']} until {local_time(until)}")
+    return max(until, moment)
+
+
+def _eta(budget_limit: int, run_dir: Path, left: int, pace: float, start: datetime,
+         wait_until: datetime) -> datetime:
+    """Rows left at the pace after the current wait; a budget too small for them adds days."""
+    budget = WriteBudget(budget_limit, journal_write_times(run_dir / JOURNAL))
+    room = max(0, budget_limit - budget.used(start.astimezone(UTC).timestamp()))
+    extra_days = 0.0 if left <= room else (left - room) / budget_limit
+    seconds = left / max(pace, 1e-6) + extra_days * DAY
+    return wait_until + timedelta(seconds=seconds)
