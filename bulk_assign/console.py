@@ -21,8 +21,9 @@ from tqdm import tqdm
 
 from bulk_assign.errors import EXIT_INTERRUPTED
 from bulk_assign.results import RowOutcome
-from bulk_assign.run.guard import RunGuard, Stop
+from bulk_assign.run.guard import RunGuard
 from bulk_assign.run.runner import Tally
+from bulk_assign.stops import Stop
 from bulk_assign.store.runfolder import touch_private
 
 RUN_LOG = "run.log"

@@ -18,9 +18,7 @@ import botocore.exceptions as bce
 from botocore.config import Config
 
 from bulk_assign import __version__
-from bulk_assign.check.rules import OWNER_TITLE
 from bulk_assign.errors import UsageError
-from bulk_assign.results import Contact
 from bulk_assign.settings import RunSettings
 
 if TYPE_CHECKING:
@@ -73,24 +71,6 @@ def pinned_connection(settings: RunSettings,
         profile = environ.get("AWS_PROFILE") or None
         sources["profile"] = "AWS_PROFILE" if profile else "the default credential chain"
     return settings.replace(endpoint_url=endpoint, profile=profile), sources
-
-
-def current_owner(team: list[dict[str, Any]]) -> Contact | None:
-    """The opportunity's owner: the team member whose BusinessTitle is PartnerAccountManager.
-
-    With no such member the opportunity has no owner (None), whoever else is on the team: a
-    SolutionsArchitect alone is not an owner, and assigning the opportunity to them still
-    takes a write.
-    """
-    for member in team:
-        if member.get("BusinessTitle") == OWNER_TITLE:
-            return Contact.from_api(member)
-    return None
-
-
-def owned_by(owner: Contact | None, assignee: Contact) -> bool:
-    """Whether the opportunity's owner already is the assignee (emails compare case-blind)."""
-    return owner is not None and owner.email.casefold() == assignee.email.casefold()
 
 
 def request_id(answer: Mapping[str, Any] | BaseException) -> str:

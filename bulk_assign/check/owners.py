@@ -13,15 +13,34 @@ expects nothing, and nothing is checked.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
+from bulk_assign.check.rules import OWNER_TITLE
 from bulk_assign.results import OWNER_CHANGED, Contact, Job, RowOutcome, Status
 
-__all__ = ["OWNER_CHANGED", "changed_message", "has_changed", "plan_lines", "results_message",
-           "skipped"]
+__all__ = ["OWNER_CHANGED", "changed_message", "current_owner", "has_changed", "owned_by",
+           "plan_lines", "results_message", "skipped"]
 
 #: How the plan and the messages name the column.
 COLUMN: Final = "expected owner (Current Email)"
+
+
+def current_owner(team: list[dict[str, Any]]) -> Contact | None:
+    """The opportunity's owner: the team member whose BusinessTitle is PartnerAccountManager.
+
+    With no such member the opportunity has no owner (None), whoever else is on the team: a
+    SolutionsArchitect alone is not an owner, and assigning the opportunity to them still
+    takes a write.
+    """
+    for member in team:
+        if member.get("BusinessTitle") == OWNER_TITLE:
+            return Contact.from_api(member)
+    return None
+
+
+def owned_by(owner: Contact | None, assignee: Contact) -> bool:
+    """Whether the opportunity's owner already is the assignee (emails compare case-blind)."""
+    return owner is not None and owner.email.casefold() == assignee.email.casefold()
 
 
 def has_changed(owner: Contact | None, job: Job) -> bool:

@@ -39,7 +39,6 @@ from bulk_assign.run.exporter import (
     stage_named,
     write_export,
 )
-from bulk_assign.run.guard import RunStopping, StopReason
 from bulk_assign.run.reads import (
     DAILY_READ_QUOTA,
     DEFAULT_READ_TPS,
@@ -51,6 +50,7 @@ from bulk_assign.run.reads import (
 from bulk_assign.settings import RunSettings, default
 from bulk_assign.sheet import fields
 from bulk_assign.sheet.reader import read_table
+from bulk_assign.stops import RunStopping, StopReason
 
 
 @dataclass(frozen=True)

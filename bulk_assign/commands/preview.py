@@ -21,23 +21,15 @@ from tqdm import tqdm
 from bulk_assign import __version__
 from bulk_assign.api.client import pinned_connection
 from bulk_assign.check import hidden
+from bulk_assign.check.verdicts import Preview, Verdict, build
 from bulk_assign.console import stop_on_signals
 from bulk_assign.errors import EXIT_ABORTED, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS_FAILED
 from bulk_assign.report.preview_book import PREVIEW_CSV, PREVIEW_XLSX, facts, write_preview_files
-from bulk_assign.run.guard import StopReason
 from bulk_assign.run.plan import validated
-from bulk_assign.run.preview import (
-    READS,
-    RECORD,
-    Preview,
-    ReadLog,
-    Verdict,
-    build,
-    read_owners,
-    write_record,
-)
+from bulk_assign.run.preview import READS, RECORD, ReadLog, read_owners, write_record
 from bulk_assign.run.reads import DEFAULT_READ_WORKERS, PacedReader, make_guard, read_seconds
 from bulk_assign.settings import RunSettings
+from bulk_assign.stops import StopReason
 from bulk_assign.store.runfolder import sha256_of
 from bulk_assign.store.runlock import check_out_dir, prepare_run_dir
 from bulk_assign.timestamps import iso, utc_now

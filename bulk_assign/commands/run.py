@@ -35,7 +35,7 @@ from bulk_assign.errors import (
     EXIT_ROWS_FAILED,
     UsageError,
 )
-from bulk_assign.quota.budget import Window, WriteBudget, journal_write_times, local_time
+from bulk_assign.quota.budget import Window, WriteBudget, local_time
 from bulk_assign.quota.sharing import (
     OtherWriters,
     SharePlan,
@@ -45,14 +45,15 @@ from bulk_assign.quota.sharing import (
 )
 from bulk_assign.report.files import OutputPaths, format_summary, workbook_wanted, write_outputs
 from bulk_assign.results import HIDDEN_ROW, OK_STATUSES, OWNER_CHANGED, RowOutcome, Status
-from bulk_assign.run.guard import RunGuard, StopReason
+from bulk_assign.run.guard import RunGuard
 from bulk_assign.run.plan import RunPlan, plan_resume, plan_run
 from bulk_assign.run.runner import Runner, RunReport, run_guard
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 from bulk_assign.sheet import fields
 from bulk_assign.sheet.reader import InputTable, read_table
+from bulk_assign.stops import StopReason
 from bulk_assign.store import history
-from bulk_assign.store.journal import JOURNAL, Journal
+from bulk_assign.store.journal import JOURNAL, Journal, journal_write_times
 from bulk_assign.store.runfolder import (
     read_record,
     sha256_of,

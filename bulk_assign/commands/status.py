@@ -1,95 +1,23 @@
 """`bulk-assign status RUN_DIR`: where a running or stopped run stands, read without a lock.
 
-The run keeps `status.json` up to date (written to a temp name and `os.replace`d, every few
-seconds and at each change of wait): its process, the current pace, what writes wait for and
-until when. The rows come from the journal and the input, as `resume` would see them. Nothing
-here writes to the run folder, so an analyst can check a multi-day run from another terminal.
-"""
+The run keeps `status.json` up to date (store/statusfile.py): its process, the current pace,
+what writes wait for and until when. The rows come from the run folder, as `resume` would see
+them. Nothing here writes to the run folder, so an analyst can check a multi-day run from
+another terminal."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from bulk_assign.quota.budget import DAY, WaitCause, WriteBudget, journal_write_times, local_time
-from bulk_assign.store.journal import JOURNAL
-from bulk_assign.store.runfolder import write_atomic
-from bulk_assign.timestamps import iso, utc_now
-
-STATUS: Final = "status.json"
-#: status.json is rewritten at most this often while rows finish.
-EVERY_SECONDS: Final = 2.0
-
-
-class StatusFile:
-    """The run's side of `status`: a small JSON file, replaced atomically. Never raises."""
-
-    def __init__(self, path: Path, *, pace: Callable[[], float],
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.path = path
-        self._pace = pace
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._last = float("-inf")
-        self._facts: dict[str, Any] = {"pid": os.getpid(), "state": "running",
-                                       "started_at": iso(utc_now()), "waiting": None,
-                                       "ok": 0, "finished": 0}
-
-    def row_finished(self, ok: bool) -> None:
-        with self._lock:
-            self._facts["finished"] += 1
-            self._facts["ok"] += int(ok)
-        self._write(force=False)
-
-    def waiting(self, cause: WaitCause | None, until: datetime | None) -> None:
-        with self._lock:
-            self._facts["waiting"] = (None if cause is None or until is None else
-                                      {"cause": str(cause), "until": iso(until)})
-        self._write(force=True)
-
-    def pace_changed(self) -> None:
-        self._write(force=False)
-
-    def ended(self, state: str) -> None:
-        with self._lock:
-            self._facts["state"] = state
-            self._facts["waiting"] = None
-        self._write(force=True)
-
-    def _write(self, *, force: bool) -> None:
-        with self._lock:
-            now = self._clock()
-            if not force and now - self._last < EVERY_SECONDS:
-                return
-            self._last = now
-            facts = {**self._facts, "updated_at": iso(utc_now()),
-                     "pace": round(self._pace(), 4)}
-            with contextlib.suppress(OSError):  # a courtesy: the journal stays the truth
-                write_atomic(self.path, json.dumps(facts) + "\n")  # 0600, like every file
-
-
-def read_status(folder: Path) -> dict[str, Any] | None:
-    try:
-        data: dict[str, Any] = json.loads((folder / STATUS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data
-
-
-def _alive(pid: Any) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, ValueError, TypeError):
-        return False
-    return True
+from bulk_assign.quota.budget import DAY, WriteBudget, local_time
+from bulk_assign.store.journal import JOURNAL, journal_write_times
+from bulk_assign.store.statusfile import alive, read_status
+from bulk_assign.timestamps import utc_now
 
 
 def status_command(run_dir: Path, *, stdout: TextIO,
@@ -102,7 +30,7 @@ def status_command(run_dir: Path, *, stdout: TextIO,
     intent = load_intent(run_dir)
     settings = intent.settings
     facts = read_status(run_dir) or {}
-    running = facts.get("state") == "running" and _alive(facts.get("pid"))
+    running = facts.get("state") == "running" and alive(facts.get("pid"))
     lines = [f"Run folder: {run_dir}"]
     if intent.dry_run:
         lines += [f"State: a dry run (nothing was sent); {len(intent.rows):,} row(s) would "

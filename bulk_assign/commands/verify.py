@@ -35,8 +35,8 @@ from typing import Any, Final, TextIO
 import pandas as pd
 from tqdm import tqdm
 
-from bulk_assign.api.client import current_owner
 from bulk_assign.api.retry import error_code, http_status
+from bulk_assign.check.owners import current_owner
 from bulk_assign.check.rules import OWNER_TITLE
 from bulk_assign.commands.transfer import INPUT_NAME
 from bulk_assign.console import stop_on_signals
@@ -49,13 +49,13 @@ from bulk_assign.errors import (
 )
 from bulk_assign.report.files import workbook_wanted, write_csv
 from bulk_assign.report.workbook import AMBER, BAD, GOOD, StatusLook, write_table_workbook
-from bulk_assign.results import Job, Status
-from bulk_assign.run.guard import RunGuard, RunStopping, Stop, StopReason
+from bulk_assign.results import SERVICE_UNAVAILABLE, UNREACHABLE, Job, Status
+from bulk_assign.run.guard import RunGuard
 from bulk_assign.run.intent import Intended, RunIntent, load_intent
-from bulk_assign.run.outage import SERVICE_UNAVAILABLE, UNREACHABLE
 from bulk_assign.run.pool import run_pool
 from bulk_assign.run.preflight import PROBE_ATTEMPTS, PROBE_ROWS, probe
 from bulk_assign.run.reads import DEFAULT_READ_WORKERS, PacedReader, make_guard, read_seconds
+from bulk_assign.stops import RunStopping, Stop, StopReason
 from bulk_assign.store.runfolder import RUN_RECORD, atomic_binary, open_private_append, read_record
 from bulk_assign.store.runlock import hold_run_folder
 from bulk_assign.timestamps import now_iso, utc_now

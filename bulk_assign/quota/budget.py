@@ -28,7 +28,6 @@ The journal keeps the times, so the rolling 24 h survives a crash and a resume.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -41,8 +40,9 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from bulk_assign.errors import UsageError
-from bulk_assign.run.guard import RunGuard, RunStopping, Stop, StopReason
 from bulk_assign.settings import RunSettings
+from bulk_assign.stops import RunStopping, Stop, StopReason
+from bulk_assign.store.journal import journal_write_times
 
 log = logging.getLogger("bulk_assign.run")
 
@@ -119,26 +119,6 @@ class Window:
 
 
 # --- the daily budget ---------------------------------------------------------------------------
-
-
-def journal_write_times(path: Path) -> list[float]:
-    """The epoch seconds of every `sending` line of a journal (every invocation of the run)."""
-    times: list[float] = []
-    if not path.exists():
-        return times
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            try:
-                record = json.loads(line)
-                if record.get("event") == "sending":
-                    times.append(_parse_iso(str(record["at"])))
-            except (ValueError, KeyError, TypeError):
-                continue  # a line a kill -9 cut short
-    return sorted(times)
-
-
-def _parse_iso(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def peak_in_a_day(times: Iterable[float]) -> int:
@@ -220,10 +200,22 @@ class WriteClaim:
         self.open = False
 
 
+class Stopper(Protocol):
+    """What the gate needs of the run's guard (run/guard.py): whether the run is stopping, a
+    way to stop it, and its sleep (which a stop cuts short). The quota stage imports no run."""
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def stop(self, stop: Stop) -> None: ...
+
+    def sleep(self, seconds: float) -> bool: ...
+
+
 class WriteGate:
     """Decides, before each write attempt, whether it may go. Thread-safe."""
 
-    def __init__(self, *, guard: RunGuard, budget: WriteBudget, window: Window | None,
+    def __init__(self, *, guard: Stopper, budget: WriteBudget, window: Window | None,
                  wait: bool, now: Now, sleep: Sleep, local_tz: tzinfo | None = None,
                  listener: WaitListener | None = None) -> None:
         self._guard = guard
@@ -344,7 +336,7 @@ class WriteGate:
             }
 
 
-def make_gate(settings: RunSettings, *, guard: RunGuard, journal_path: Path,
+def make_gate(settings: RunSettings, *, guard: Stopper, journal_path: Path,
               now: Now | None = None, sleep: Sleep | None = None,
               local_tz: tzinfo | None = None) -> WriteGate:
     """The run's gate: its budget counted from the journal's earlier writes."""

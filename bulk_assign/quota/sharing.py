@@ -316,7 +316,8 @@ class ShareController:
 
 def quota_facts(runner: Any, *, journal_path: Any) -> dict[str, Any]:
     """What summary.json says about the quota: pace, share, others seen, budget, peak, waits."""
-    from bulk_assign.quota.budget import journal_write_times, peak_in_a_day
+    from bulk_assign.quota.budget import peak_in_a_day
+    from bulk_assign.store.journal import journal_write_times
 
     share: SharePlan = runner.share
     return {

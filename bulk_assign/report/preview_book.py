@@ -9,10 +9,10 @@ from typing import Any, Final
 
 import pandas as pd
 
+from bulk_assign.check.verdicts import Preview, Verdict
 from bulk_assign.report.files import write_csv
 from bulk_assign.report.workbook import AMBER, BAD, GOOD, GREY, StatusLook, TableSheet
 from bulk_assign.report.workbook import write_tables_workbook as write_book
-from bulk_assign.run.preview import Preview, Verdict
 from bulk_assign.settings import DAILY_WRITE_QUOTA
 from bulk_assign.store.runfolder import atomic_binary
 

@@ -25,16 +25,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-from bulk_assign.api.client import Outgoing, current_owner, owned_by, request_id
+from bulk_assign.api.client import Outgoing, request_id
 from bulk_assign.api.retry import Kind, classify, error_code, error_message, is_retryable, retrying
-from bulk_assign.check.owners import has_changed
+from bulk_assign.check.owners import current_owner, has_changed, owned_by
 from bulk_assign.check.owners import skipped as owner_changed
 from bulk_assign.quota.budget import WriteClaim
 from bulk_assign.report.privacy import scrub
 from bulk_assign.results import CallCounts, Contact, Job, RowOutcome, Status
-from bulk_assign.run.guard import RunGuard, RunStopping, StopReason
+from bulk_assign.run.guard import RunGuard
 from bulk_assign.run.outage import is_outage_failure
 from bulk_assign.settings import RunSettings
+from bulk_assign.stops import RunStopping, StopReason
 from bulk_assign.store.journal import Journal
 
 if TYPE_CHECKING:

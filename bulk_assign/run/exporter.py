@@ -29,17 +29,17 @@ import botocore.session
 import pandas as pd
 from botocore.model import ListShape, StructureShape
 
-from bulk_assign.api.client import current_owner
 from bulk_assign.api.retry import error_code
+from bulk_assign.check.owners import current_owner
 from bulk_assign.check.rules import SERVICE
 from bulk_assign.errors import UsageError
 from bulk_assign.report.files import write_csv
 from bulk_assign.report.workbook import write_table_workbook
 from bulk_assign.results import Contact
-from bulk_assign.run.guard import RunStopping
 from bulk_assign.run.pool import run_pool
 from bulk_assign.run.reads import PacedReader
 from bulk_assign.sheet import fields
+from bulk_assign.stops import RunStopping
 from bulk_assign.store.runfolder import atomic_binary, atomic_text, open_private_append, sha256_of
 
 #: ListOpportunities' page size cap: 5,000 opportunities cost 50 list reads.

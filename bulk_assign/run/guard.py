@@ -24,50 +24,19 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 
 from bulk_assign.api.retry import ACCESS_DENIED_CODES, error_code
 from bulk_assign.results import (
-    ABORTED,
-    BUDGET_SPENT,
-    INTERRUPTED,
-    QUOTA_EXHAUSTED,
+    UNREACHABLE,
     RowOutcome,
     Status,
 )
-from bulk_assign.run.outage import SERVICE_UNAVAILABLE, UNREACHABLE, Outage, OutageBreaker
+from bulk_assign.run.outage import Outage, OutageBreaker
+from bulk_assign.stops import RunStopping, Stop, StopReason
 from bulk_assign.timestamps import iso, utc_now
 
 log = logging.getLogger("bulk_assign.run")
-
-
-class StopReason(StrEnum):
-    """Why rows were left unsent: the error_class of their SKIPPED outcome."""
-
-    INTERRUPTED = INTERRUPTED
-    ABORTED = ABORTED
-    QUOTA_EXHAUSTED = QUOTA_EXHAUSTED
-    UNREACHABLE = UNREACHABLE
-    SERVICE_UNAVAILABLE = SERVICE_UNAVAILABLE
-    BUDGET_SPENT = BUDGET_SPENT
-
-
-@dataclass(frozen=True)
-class Stop:
-    """Why a run stopped: `detail` says what happened, `fix` what to do before resuming."""
-
-    reason: StopReason
-    detail: str
-    fix: str = ""
-
-    def sentence(self) -> str:
-        return f"{self.detail}. {self.fix}." if self.fix else f"{self.detail}."
-
-
-class RunStopping(Exception):
-    """Raised inside a worker when the run is stopping: the row is left unsent (SKIPPED)."""
 
 
 class RunGuard:

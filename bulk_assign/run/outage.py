@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from bulk_assign.api.retry import Kind, classify, error_code, http_status
+from bulk_assign.results import SERVICE_UNAVAILABLE, UNREACHABLE
 
 MIN_FAILURES: Final = 6
 #: With --wait: the first pause is a third of the quiet time, then each doubles up to this.
 MAX_PAUSE: Final = 300.0
 
-UNREACHABLE: Final = "Unreachable"
-SERVICE_UNAVAILABLE: Final = "ServiceUnavailable"
 
 
 def is_outage_failure(exc: BaseException) -> bool:

@@ -16,8 +16,8 @@ from typing import Final
 
 from bulk_assign.api.retry import error_code
 from bulk_assign.results import Job
-from bulk_assign.run.guard import RunStopping, Stop, StopReason
 from bulk_assign.run.outage import is_outage_failure
+from bulk_assign.stops import RunStopping, Stop, StopReason
 
 #: How many rows the probe reads at most, and how many attempts each read gets.
 PROBE_ROWS: Final = 3

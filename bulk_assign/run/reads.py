@@ -20,10 +20,11 @@ from bulk_assign.api.client import Turn, paced
 from bulk_assign.api.retry import Kind, classify, error_code, is_retryable, retrying
 from bulk_assign.quota.budget import local_time
 from bulk_assign.quota.pacer import Clock, TokenBucket
-from bulk_assign.results import CallCounts
-from bulk_assign.run.guard import RunGuard, RunStopping, Stop, StopReason
-from bulk_assign.run.outage import UNREACHABLE, is_outage_failure
+from bulk_assign.results import UNREACHABLE, CallCounts
+from bulk_assign.run.guard import RunGuard
+from bulk_assign.run.outage import is_outage_failure
 from bulk_assign.settings import default
+from bulk_assign.stops import RunStopping, Stop, StopReason
 
 if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient

@@ -25,19 +25,27 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bulk_assign.api.client import Outgoing, Turn, paced
 from bulk_assign.api.retry import error_code, http_status
-from bulk_assign.commands.status import STATUS, StatusFile
 from bulk_assign.quota.budget import WaitCause, WriteGate, make_gate
 from bulk_assign.quota.pacer import Pacer, TokenBucket
 from bulk_assign.quota.sharing import OtherWriters, ShareController, SharePlan
 from bulk_assign.report.privacy import scrub
-from bulk_assign.results import CallCounts, Contact, Job, RowOutcome, Status
+from bulk_assign.results import (
+    SERVICE_UNAVAILABLE,
+    UNREACHABLE,
+    CallCounts,
+    Contact,
+    Job,
+    RowOutcome,
+    Status,
+)
 from bulk_assign.run.assigner import RowAssigner
-from bulk_assign.run.guard import RunGuard, RunStopping, Stop
-from bulk_assign.run.outage import SERVICE_UNAVAILABLE, UNREACHABLE
+from bulk_assign.run.guard import RunGuard
 from bulk_assign.run.pool import run_pool
 from bulk_assign.run.preflight import PROBE_ATTEMPTS, PROBE_ROWS, probe
 from bulk_assign.settings import RunSettings
+from bulk_assign.stops import RunStopping, Stop
 from bulk_assign.store.journal import Journal
+from bulk_assign.store.statusfile import STATUS, StatusFile
 from bulk_assign.timestamps import iso, utc_now
 
 if TYPE_CHECKING:

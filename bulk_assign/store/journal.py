@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -172,3 +173,24 @@ def _contact(owner: Any) -> Contact | None:
     if not isinstance(owner, dict):
         raise TypeError("previous_owner is not an object")
     return Contact(**owner)
+
+
+def journal_write_times(path: Path) -> list[float]:
+    """The epoch seconds of every `sending` line of a journal (every invocation of the run):
+    the writes that left, which the daily budget counts (quota/budget.py)."""
+    times: list[float] = []
+    if not path.exists():
+        return times
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                record = json.loads(line)
+                if record.get("event") == "sending":
+                    times.append(_parse_iso(str(record["at"])))
+            except (ValueError, KeyError, TypeError):
+                continue  # a line a kill -9 cut short
+    return sorted(times)
+
+
+def _parse_iso(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

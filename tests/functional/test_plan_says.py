@@ -16,8 +16,9 @@ from benchmarks.support import write_input
 from bulk_assign import timestamps
 from bulk_assign.commands import run as app
 from bulk_assign.emulator import Emulator
-from bulk_assign.quota.budget import AGE_MARGIN, DAY, journal_write_times, local_time
+from bulk_assign.quota.budget import AGE_MARGIN, DAY, local_time
 from bulk_assign.run.plan import plan_run
+from bulk_assign.store.journal import journal_write_times
 
 
 def _window(start: datetime, hours: int = 2) -> str:

@@ -15,7 +15,8 @@ from benchmarks.support import write_input
 from bulk_assign import cli
 from bulk_assign.commands.status import status_command
 from bulk_assign.emulator import Emulator
-from bulk_assign.quota.budget import AGE_MARGIN, DAY, journal_write_times, local_time
+from bulk_assign.quota.budget import AGE_MARGIN, DAY, local_time
+from bulk_assign.store.journal import journal_write_times
 
 
 def _status(folder: Path) -> str:

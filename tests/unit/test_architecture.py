@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "bulk_assign"
 #: imported by every stage; the emulator is a separate program that imports none of the tool.
 STAGES: tuple[tuple[str, ...], ...] = (
     ("bulk_assign", "bulk_assign.errors", "bulk_assign.settings", "bulk_assign.timestamps",
-     "bulk_assign.results"),
+     "bulk_assign.results", "bulk_assign.stops"),
     ("bulk_assign.sheet",),
     ("bulk_assign.check",),
     ("bulk_assign.api",),

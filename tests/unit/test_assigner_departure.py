@@ -14,8 +14,9 @@ from bulk_assign.api.client import Outgoing
 from bulk_assign.quota.budget import WriteBudget, WriteGate
 from bulk_assign.results import CallCounts, Contact, Job, Status
 from bulk_assign.run.assigner import RowAssigner, _Row
-from bulk_assign.run.guard import RunGuard, RunStopping
+from bulk_assign.run.guard import RunGuard
 from bulk_assign.settings import RunSettings
+from bulk_assign.stops import RunStopping
 from bulk_assign.store.journal import Journal
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

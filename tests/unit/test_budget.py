@@ -18,12 +18,13 @@ from bulk_assign.quota.budget import (
     WriteBudget,
     WriteClaim,
     WriteGate,
-    journal_write_times,
     make_gate,
     peak_in_a_day,
 )
-from bulk_assign.run.guard import RunGuard, RunStopping, StopReason
+from bulk_assign.run.guard import RunGuard
 from bulk_assign.settings import RunSettings
+from bulk_assign.stops import RunStopping, StopReason
+from bulk_assign.store.journal import journal_write_times
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bulk_assign.api.client import current_owner
+from bulk_assign.check.owners import current_owner
 
 PAM = {"Email": "bo@example.com", "FirstName": "Bo", "LastName": "Ng",
        "BusinessTitle": "PartnerAccountManager", "Phone": "+15550100101"}

@@ -17,8 +17,9 @@ import pytest
 
 from bulk_assign.console import stop_on_signals
 from bulk_assign.quota.pacer import FakeClock
-from bulk_assign.run.guard import RunGuard, RunStopping, Stop, StopReason
+from bulk_assign.run.guard import RunGuard
 from bulk_assign.run.reads import PacedReader
+from bulk_assign.stops import RunStopping, Stop, StopReason
 
 URL = "http://127.0.0.1:1"
 WALL = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

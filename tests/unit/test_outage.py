@@ -13,15 +13,10 @@ import botocore.exceptions as bce
 import pytest
 
 from bulk_assign.quota.pacer import FakeClock
-from bulk_assign.run.guard import RunGuard, RunStopping, StopReason
-from bulk_assign.run.outage import (
-    MAX_PAUSE,
-    MIN_FAILURES,
-    SERVICE_UNAVAILABLE,
-    UNREACHABLE,
-    OutageBreaker,
-    is_outage_failure,
-)
+from bulk_assign.results import SERVICE_UNAVAILABLE, UNREACHABLE
+from bulk_assign.run.guard import RunGuard
+from bulk_assign.run.outage import MAX_PAUSE, MIN_FAILURES, OutageBreaker, is_outage_failure
+from bulk_assign.stops import RunStopping, StopReason
 
 QUIET = 15.0
 URL = "https://partnercentral-selling.us-east-1.api.aws"

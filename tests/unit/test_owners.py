@@ -103,7 +103,7 @@ def test_headers_that_name_the_assignee_still_do(tmp_path: Path, header: str) ->
 def test_by_person_adds_up_with_ownerless_rows_and_sorts_by_the_size_of_the_change() -> None:
     import pandas as pd
 
-    from bulk_assign.run.preview import COLUMNS, NO_OWNER, by_person
+    from bulk_assign.check.verdicts import COLUMNS, NO_OWNER, by_person
 
     def line(verdict: str, now: str, new: str) -> list[str]:
         return ["2", verdict, "O1", now, "", new, "", "", "", ""]
