@@ -77,7 +77,9 @@ def run_validate(
     path: Path, out: Path, *, catalog: str | None = None, sheet: str | None = None
 ) -> tuple[int, pd.DataFrame, str]:
     """Run `validate_command` and return (exit code, results.csv as text cells, stdout)."""
-    from bulk_assign.commands.validate import validate_command  # late: the commands pull in the run stack
+    from bulk_assign.commands.validate import (
+        validate_command,  # late: the commands pull in the run stack
+    )
 
     stdout = io.StringIO()
     code = validate_command(
