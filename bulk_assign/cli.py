@@ -13,10 +13,16 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from bulk_assign.cli_parser import build_parser
-from bulk_assign.commands.resume import resume_command
-from bulk_assign.commands.run import run_command
-from bulk_assign.commands.validate import validate_command
+from bulk_assign.commands import export as export_cmd
+from bulk_assign.commands import preview as preview_cmd
+from bulk_assign.commands import resume as resume_cmd
+from bulk_assign.commands import run as run_cmd
+from bulk_assign.commands import status as status_cmd
+from bulk_assign.commands import transfer as transfer_cmd
+from bulk_assign.commands import validate as validate_cmd
+from bulk_assign.commands import verify as verify_cmd
 from bulk_assign.console import interrupt_on_signals
+from bulk_assign.emulator import cli as emulator_cli
 from bulk_assign.errors import EXIT_INTERRUPTED, EXIT_USAGE, BulkAssignError, UsageError
 from bulk_assign.results import Contact
 from bulk_assign.settings import RunSettings
@@ -117,46 +123,37 @@ def _call(command: Callable[..., T], args: argparse.Namespace, **given: Any) -> 
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
-        return _call(validate_command, args)
+        return _call(validate_cmd.validate_command, args)
     if args.command == "template":
         path = _call(template.write_template, args)
         print(f"Wrote {path}: fill one row per opportunity, then "
               f"`bulk-assign validate {path}`.")
         return 0
     if args.command == "run":
-        return _call(run_command, args, settings=settings_from(RunSettings, args))
+        return _call(run_cmd.run_command, args, settings=settings_from(RunSettings, args))
     if args.command == "resume":
-        return _call(resume_command, args)
+        return _call(resume_cmd.resume_command, args)
     if args.command == "status":
-        from bulk_assign.commands.status import status_command
-
-        return _call(status_command, args, stdout=sys.stdout)
+        return _call(status_cmd.status_command, args, stdout=sys.stdout)
     if args.command == "preview":
-        from bulk_assign.commands.preview import preview_command
-
-        return _call(preview_command, args, settings=settings_from(RunSettings, args))
+        return _call(preview_cmd.preview_command, args, settings=settings_from(RunSettings, args))
     if args.command in ("export", "transfer", "verify"):
         return _dispatch_reads(args)
     if args.command == "emulator":
-        from bulk_assign.emulator import cli as emulator_cli
-
         return emulator_cli.run(args)
     return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
 
 
 def _dispatch_reads(args: argparse.Namespace) -> int:
-    from bulk_assign.commands import export as export_app
-    from bulk_assign.commands import transfer, verify
-
     if args.command == "verify":
-        return _call(verify.verify_command, args)
-    filters = export_app.filters_from(
+        return _call(verify_cmd.verify_command, args)
+    filters = export_cmd.filters_from(
         owners=getattr(args, "owner", []), stages=args.stage, customers=args.customer,
         modified_since=args.modified_since, ids=args.ids, hidden_rows=args.hidden_rows)
-    export = settings_from(export_app.ExportSettings, args, filters=filters)
+    export = settings_from(export_cmd.ExportSettings, args, filters=filters)
     if args.command == "export":
-        return _call(export_app.export_command, args, settings=export)
-    return _call(transfer.transfer_command, args, export=export,
+        return _call(export_cmd.export_command, args, settings=export)
+    return _call(transfer_cmd.transfer_command, args, export=export,
                  run=settings_from(RunSettings, args, input_path=Path()),
                  to=settings_from(Contact, args, email=args.to_email,
                                   business_title=args.title))

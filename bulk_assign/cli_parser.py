@@ -11,6 +11,7 @@ from typing import TypeAlias
 from bulk_assign import __version__
 from bulk_assign import cli_values as values
 from bulk_assign.check.rules import OWNER_TITLE
+from bulk_assign.emulator import cli as emulator_cli
 from bulk_assign.settings import OUTPUT_FORMATS, default
 
 _EPILOG_MAIN = """\
@@ -421,8 +422,6 @@ def _add_verify(commands: _Commands) -> None:
 
 
 def _add_emulator(commands: _Commands) -> None:
-    from bulk_assign.emulator import cli as emulator_cli
-
     emulator = commands.add_parser(
         "emulator", formatter_class=_Formatter,
         help="serve a local Partner Central Selling API",

@@ -9,6 +9,7 @@ import urllib.parse
 from pathlib import Path
 
 from bulk_assign.check.rules import canonical_catalog, field_rules
+from bulk_assign.check.validator import phone_problem
 from bulk_assign.errors import UsageError
 from bulk_assign.quota.budget import Window
 from bulk_assign.settings import CATALOGS
@@ -121,8 +122,6 @@ def name(value: str) -> str:
 
 def phone(value: str) -> str:
     """Blank (no phone), or one the API takes once normalised, as a sheet's Phone cell."""
-    from bulk_assign.check.validator import phone_problem  # pandas: only when a phone is given
-
     problem = phone_problem(value) if value.strip() else None
     if problem is not None:
         raise argparse.ArgumentTypeError(f"{value!r}: {problem}")

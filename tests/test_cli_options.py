@@ -22,7 +22,7 @@ from bulk_assign import cli
 from bulk_assign.commands import export as export_app
 from bulk_assign.commands import preview as preview_app
 from bulk_assign.commands import resume, status, transfer, validate, verify
-from bulk_assign.commands import run as app
+from bulk_assign.commands import run as run_cmd
 from bulk_assign.errors import UsageError
 from bulk_assign.settings import RunSettings
 from bulk_assign.sheet import template
@@ -30,7 +30,7 @@ from bulk_assign.sheet import template
 #: The command -> (module, function) that `main` calls with the parsed options.
 FUNCTIONS: dict[str, tuple[Any, str]] = {
     "validate": (validate, "validate_command"),
-    "run": (app, "run_command"),
+    "run": (run_cmd, "run_command"),
     "resume": (resume, "resume_command"),
     "status": (status, "status_command"),
     "template": (template, "write_template"),

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from bulk_assign.api.client import make_client
 from bulk_assign.api.retry import error_code, error_message
 from bulk_assign.check import hidden
 from bulk_assign.check.rules import field_rules
@@ -143,8 +144,6 @@ def run_export(settings: ExportSettings, *, out: Path, quiet: bool, stdout: Text
                force: bool = False, assignee: Contact | None = None,
                again: str = "run the same command again") -> ExportResult:
     """List, read (continuing an interrupted export), and write `out` when all is read."""
-    from bulk_assign.api.client import make_client  # boto3 import costs ~0.3 s: only when needed
-
     filters = settings.filters
     partial = PartialFile(partial_path(out), export=filters.key(settings.catalog))
     check_out(out, force=force, partial=partial)

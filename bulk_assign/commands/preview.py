@@ -19,14 +19,14 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from bulk_assign import __version__
-from bulk_assign.api.client import pinned_connection
+from bulk_assign.api.client import make_client, pinned_connection
 from bulk_assign.check import hidden
 from bulk_assign.check.verdicts import Preview, Verdict, build
 from bulk_assign.console import stop_on_signals
 from bulk_assign.errors import EXIT_ABORTED, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS_FAILED
 from bulk_assign.report.preview_book import PREVIEW_CSV, PREVIEW_XLSX, facts, write_preview_files
 from bulk_assign.run.plan import validated
-from bulk_assign.run.preview import READS, RECORD, ReadLog, read_owners, write_record
+from bulk_assign.run.preview import READS, RECORD, ReadLog, read_owners, read_record, write_record
 from bulk_assign.run.reads import DEFAULT_READ_WORKERS, PacedReader, make_guard, read_seconds
 from bulk_assign.settings import RunSettings
 from bulk_assign.stops import StopReason
@@ -48,8 +48,6 @@ def preview_command(settings: RunSettings, *, quiet: bool = False,
                     environ: Mapping[str, str] | None = None) -> int:
     """`bulk-assign preview`: 0 every row MOVE / ALREADY, 1 some row needs a look (CHANGED,
     NOT_FOUND, UNREADABLE, INVALID), 2 usage, 3 aborted, 130 interrupted."""
-    from bulk_assign.api.client import make_client  # boto3 import costs ~0.3 s: only when needed
-
     stdout = stdout or sys.stdout
     started, t0 = now(), time.monotonic()
     settings, _ = pinned_connection(settings, os.environ if environ is None else environ)
@@ -105,8 +103,6 @@ def preview_command(settings: RunSettings, *, quiet: bool = False,
 def _fresh_start(folder: Path) -> None:
     """A finished preview is not continued: the next one reads every owner again, and its
     files go until the new ones are written (a stopped preview leaves none to sign)."""
-    from bulk_assign.run.preview import read_record
-
     if (folder / RECORD).exists() and read_record(folder).get("complete"):
         for name in (READS, PREVIEW_CSV, PREVIEW_XLSX):
             (folder / name).unlink(missing_ok=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bulk_assign import __version__
-from bulk_assign.api.client import pinned_connection
+from bulk_assign.api.client import make_client, pinned_connection
 from bulk_assign.check import hidden, owners
 from bulk_assign.commands.validate import input_facts, rows_exit_code
 from bulk_assign.console import (
@@ -44,6 +44,7 @@ from bulk_assign.report.files import OutputPaths, format_summary, workbook_wante
 from bulk_assign.results import OWNER_CHANGED, RowOutcome, Status
 from bulk_assign.run.guard import RunGuard
 from bulk_assign.run.plan import RunPlan, plan_run
+from bulk_assign.run.preview import expected_from_preview
 from bulk_assign.run.runner import Runner, RunReport, run_guard
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 from bulk_assign.sheet import fields
@@ -119,7 +120,6 @@ def with_preview(plan: RunPlan) -> RunPlan:
     folder = plan.settings.from_preview
     if folder is None:
         return plan
-    from bulk_assign.run.preview import expected_from_preview
 
     validation = expected_from_preview(plan.validation, Path(folder), sha256=plan.input_sha256,
                                        catalog=plan.settings.catalog)
@@ -136,7 +136,6 @@ def observe_share(plan: RunPlan, *, may_call: bool) -> SharePlan:
     settings = plan.settings
     others = OtherWriters(settings.lookback_seconds, not_looked=_not_looked(settings, plan.count))
     if may_call and plan.count and settings.lookback_seconds > 0 and settings.share is None:
-        from bulk_assign.api.client import make_client
 
         others = look_back(make_client(settings, pool_size=1), catalog=settings.catalog,
                            lookback_seconds=settings.lookback_seconds,
@@ -158,8 +157,6 @@ def _not_looked(settings: RunSettings, rows: int) -> str:
 
 
 def client_for(settings: RunSettings) -> PartnerCentralSellingAPIClient:
-    from bulk_assign.api.client import make_client  # boto3 import costs ~0.3 s: only when needed
-
     return make_client(settings, pool_size=settings.worker_count)
 
 

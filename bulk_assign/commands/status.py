@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from bulk_assign.api.retry import is_resumable_code
 from bulk_assign.quota.budget import DAY, WriteBudget, local_time
+from bulk_assign.run.intent import NOT_REACHED, load_intent
 from bulk_assign.store.journal import JOURNAL, journal_write_times
 from bulk_assign.store.statusfile import alive, read_status
 from bulk_assign.timestamps import utc_now
@@ -25,7 +27,6 @@ def status_command(run_dir: Path, *, stdout: TextIO,
     """Print rows done by status, rows left, pace, what writes wait for, the ETA, and (for a
     stopped run) why it stopped and when writes can go on. From the run folder alone."""
     # reads the folder, writes nothing; the input sheet may have changed since
-    from bulk_assign.run.intent import NOT_REACHED, load_intent
 
     intent = load_intent(run_dir)
     settings = intent.settings
@@ -64,8 +65,6 @@ def status_command(run_dir: Path, *, stdout: TextIO,
 
 
 def _final(status: str, error_class: str) -> bool:
-    from bulk_assign.api.retry import is_resumable_code
-
     if status in ("SUCCEEDED", "UNCHANGED"):
         return True
     return status == "FAILED" and not is_resumable_code(error_class)

@@ -43,6 +43,7 @@ from bulk_assign.errors import UsageError
 from bulk_assign.settings import RunSettings
 from bulk_assign.stops import RunStopping, Stop, StopReason
 from bulk_assign.store.journal import journal_write_times
+from bulk_assign.timestamps import utc_now
 
 log = logging.getLogger("bulk_assign.run")
 
@@ -340,8 +341,6 @@ def make_gate(settings: RunSettings, *, guard: Stopper, journal_path: Path,
               now: Now | None = None, sleep: Sleep | None = None,
               local_tz: tzinfo | None = None) -> WriteGate:
     """The run's gate: its budget counted from the journal's earlier writes."""
-    from bulk_assign.timestamps import utc_now
-
     return WriteGate(
         guard=guard, budget=WriteBudget(settings.daily_budget, journal_write_times(journal_path)),
         window=Window.parse(settings.window) if settings.window else None, wait=settings.wait,

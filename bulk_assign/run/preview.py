@@ -24,6 +24,7 @@ from bulk_assign.check.owners import current_owner
 from bulk_assign.check.validator import Validation
 from bulk_assign.check.verdicts import NOT_FOUND_CODE, Seen
 from bulk_assign.errors import UsageError
+from bulk_assign.report.files import write_json
 from bulk_assign.results import Contact, Job
 from bulk_assign.run.pool import run_pool
 from bulk_assign.run.reads import PacedReader
@@ -117,8 +118,6 @@ def read_owners(reader: PacedReader, jobs: Iterable[Job], *, log: ReadLog, worke
 
 
 def write_record(folder: Path, record: dict[str, Any]) -> None:
-    from bulk_assign.report.files import write_json  # the report stage writes files
-
     write_json(record, folder / RECORD)
 
 

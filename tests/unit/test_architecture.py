@@ -28,6 +28,8 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("bulk_assign.run",),
     ("bulk_assign.console",),
     ("bulk_assign.commands",),
+    ("bulk_assign.cli_values",),
+    ("bulk_assign.cli_parser",),
     ("bulk_assign.cli", "bulk_assign.__main__"),
 )
 
@@ -92,7 +94,7 @@ def test_no_stage_imports_a_later_one() -> None:
             continue
         for target in imported:
             if target.startswith("bulk_assign.emulator"):
-                if module != "bulk_assign.cli":  # the `emulator` command starts it
+                if module not in ("bulk_assign.cli", "bulk_assign.cli_parser"):  # `emulator` starts it
                     upward.append(f"{module} -> {target}")
                 continue
             mine, theirs = _stage(module), _stage(target)
