@@ -36,7 +36,7 @@ from bulk_assign.errors import (
 from bulk_assign.guard import RunGuard, StopReason
 from bulk_assign.journal import JOURNAL, Journal
 from bulk_assign.plan import RunPlan, plan_resume, plan_run
-from bulk_assign.reader import InputTable, read_table
+from bulk_assign.reader import read_table
 from bulk_assign.report import OutputPaths, format_summary, workbook_wanted, write_outputs
 from bulk_assign.results import HIDDEN_ROW, OK_STATUSES, OWNER_CHANGED, RowOutcome, Status
 from bulk_assign.runfolder import (
@@ -50,6 +50,7 @@ from bulk_assign.runlock import HeldRunFolder, hold_run_folder
 from bulk_assign.runner import Runner, RunReport, run_guard
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 from bulk_assign.sharing import OtherWriters, SharePlan, look_back, our_identifiers, quota_facts
+from bulk_assign.sheet_table import InputTable
 from bulk_assign.timestamps import iso, utc_now
 from bulk_assign.validator import validate
 

@@ -14,8 +14,8 @@ from dataclasses import replace
 from typing import Any, Final
 
 from bulk_assign.errors import UsageError
-from bulk_assign.reader import InputTable
 from bulk_assign.results import HIDDEN_ROW, Status
+from bulk_assign.sheet_table import InputTable
 from bulk_assign.validator import Validation, validate
 
 SEND: Final = "send"

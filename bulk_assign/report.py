@@ -21,9 +21,9 @@ import pandas as pd
 from bulk_assign import fields
 from bulk_assign.cells import escape_formulas, escape_header
 from bulk_assign.owners import results_message
-from bulk_assign.reader import InputTable
 from bulk_assign.results import FAILED_STATUSES, HIDDEN_ROW, RowOutcome, Status
 from bulk_assign.runfolder import atomic_binary, atomic_text, write_atomic
+from bulk_assign.sheet_table import InputTable
 from bulk_assign.validator import Validation, validate
 from bulk_assign.workbook import write_workbook
 

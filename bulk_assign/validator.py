@@ -18,7 +18,6 @@ import pandas as pd
 
 from bulk_assign import fields
 from bulk_assign.cells import ESCAPE, is_escaped, unescape
-from bulk_assign.reader import InputTable
 from bulk_assign.results import Contact, Job, Status
 from bulk_assign.rules import (
     CATALOGS,
@@ -28,6 +27,7 @@ from bulk_assign.rules import (
     field_rules,
     is_owner_title,
 )
+from bulk_assign.sheet_table import InputTable
 
 # Codes in the order the spec lists them: error_class is the first that applies. An Excel
 # formula with no saved value comes first: it is why the cell reads as empty.

@@ -10,7 +10,7 @@ import pytest
 from helpers_excel import set_cached_values, workbook
 from helpers_files import GOOD, HEADER, row, run_validate, write_csv
 
-from bulk_assign import hidden, reader
+from bulk_assign import excel_input, hidden
 from bulk_assign.errors import InputError, UsageError
 from bulk_assign.excel_marks import scan_sheet
 from bulk_assign.reader import read_table
@@ -74,7 +74,7 @@ def test_big_workbooks_read_in_read_only_mode_find_the_same(
     rows = people(5)
     rows[2][1] = '=LOWER("X@EXAMPLE.COM")'
     path = workbook(tmp_path / "in.xlsx", rows, hidden_rows=[4], hidden_columns=["A"])
-    monkeypatch.setattr(reader, "_READ_ONLY_ABOVE_BYTES", 0)
+    monkeypatch.setattr(excel_input, "_READ_ONLY_ABOVE_BYTES", 0)
     table = read_table(path)
     assert table.hidden_rows == (4,)
     assert table.hidden_columns == {"Identifier": "A ('Identifier')"}
