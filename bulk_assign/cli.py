@@ -158,7 +158,7 @@ def _name(value: str) -> str:
 
 def _phone(value: str) -> str:
     """Blank (no phone), or one the API takes once normalised, as a sheet's Phone cell."""
-    from bulk_assign.validator import phone_problem  # pandas: only when a phone is given
+    from bulk_assign.hints import phone_problem  # pandas: only when a phone is given
 
     problem = phone_problem(value) if value.strip() else None
     if problem is not None:

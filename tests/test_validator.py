@@ -8,10 +8,11 @@ import pytest
 from helpers_files import HEADER, SAMPLES, row, write_csv
 
 from bulk_assign.cli import _catalog
+from bulk_assign.problems import CODES, UNCALCULATED_FORMULA
 from bulk_assign.reader import read_table
 from bulk_assign.results import Contact
 from bulk_assign.rules import canonical_catalog
-from bulk_assign.validator import CODES, UNCALCULATED_FORMULA, Validation, validate
+from bulk_assign.validator import Validation, validate
 
 CAT_HEADER = [*HEADER, "Catalog"]
 

@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 from bulk_assign import fields
 from bulk_assign.app import validate_command
 from bulk_assign.errors import InputError
+from bulk_assign.problems import CODES
 from bulk_assign.reader import read_table
 from bulk_assign.report import RESULT_COLUMNS
-from bulk_assign.validator import CODES, validate
+from bulk_assign.validator import validate
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 VALIDATE_STATUSES = {"VALID", "INVALID", "DUPLICATE"}
