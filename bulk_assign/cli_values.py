@@ -8,8 +8,8 @@ import math
 import urllib.parse
 from pathlib import Path
 
+from bulk_assign.check.hints import phone_problem
 from bulk_assign.check.rules import canonical_catalog, field_rules
-from bulk_assign.check.validator import phone_problem
 from bulk_assign.errors import UsageError
 from bulk_assign.quota.budget import Window
 from bulk_assign.settings import CATALOGS

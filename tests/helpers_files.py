@@ -14,7 +14,8 @@ from typing import Any
 import openpyxl
 import pandas as pd
 
-from bulk_assign.sheet.reader import InputTable, read_table
+from bulk_assign.sheet.reader import read_table
+from bulk_assign.sheet.table import InputTable
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

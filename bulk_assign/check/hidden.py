@@ -16,7 +16,7 @@ from typing import Any, Final
 from bulk_assign.check.validator import Validation, validate
 from bulk_assign.errors import UsageError
 from bulk_assign.results import HIDDEN_ROW, Status
-from bulk_assign.sheet.reader import InputTable
+from bulk_assign.sheet.table import InputTable
 
 SEND: Final = "send"
 SKIP: Final = "skip"

@@ -19,7 +19,8 @@ from bulk_assign.errors import (
 )
 from bulk_assign.report.files import OutputPaths, format_summary, workbook_wanted, write_outputs
 from bulk_assign.results import HIDDEN_ROW, OK_STATUSES, OWNER_CHANGED
-from bulk_assign.sheet.reader import InputTable, read_table
+from bulk_assign.sheet.reader import read_table
+from bulk_assign.sheet.table import InputTable
 from bulk_assign.store.runfolder import (
     sha256_of,
 )

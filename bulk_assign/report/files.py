@@ -24,7 +24,7 @@ from bulk_assign.report.workbook import write_workbook
 from bulk_assign.results import FAILED_STATUSES, HIDDEN_ROW, RowOutcome, Status
 from bulk_assign.sheet import fields
 from bulk_assign.sheet.cells import escape_formulas, escape_header
-from bulk_assign.sheet.reader import InputTable
+from bulk_assign.sheet.table import InputTable
 from bulk_assign.store.runfolder import atomic_binary, atomic_text, write_atomic
 
 RESULT_COLUMNS: Final = (

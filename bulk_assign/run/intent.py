@@ -21,7 +21,8 @@ from bulk_assign.report.files import RESULT_COLUMNS
 from bulk_assign.results import HIDDEN_ROW, Job, Status
 from bulk_assign.run.plan import journal_state, recorded_settings, validated
 from bulk_assign.settings import RunSettings
-from bulk_assign.sheet.reader import InputTable, read_table
+from bulk_assign.sheet.reader import read_table
+from bulk_assign.sheet.table import InputTable
 from bulk_assign.store.journal import JOURNAL
 from bulk_assign.store.runfolder import read_record, sha256_of
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from bulk_assign.check.validator import CODES, validate
+from bulk_assign.check.problems import CODES
+from bulk_assign.check.validator import validate
 from bulk_assign.commands.validate import validate_command
 from bulk_assign.errors import InputError
 from bulk_assign.report.files import RESULT_COLUMNS

@@ -94,7 +94,7 @@ def test_no_stage_imports_a_later_one() -> None:
             continue
         for target in imported:
             if target.startswith("bulk_assign.emulator"):
-                if module not in ("bulk_assign.cli", "bulk_assign.cli_parser"):  # `emulator` starts it
+                if module not in ("bulk_assign.cli", "bulk_assign.cli_parser"):  # its command
                     upward.append(f"{module} -> {target}")
                 continue
             mine, theirs = _stage(module), _stage(target)
