@@ -26,18 +26,15 @@ from bulk_assign.errors import (
     UsageError,
 )
 from bulk_assign.results import Contact
+from bulk_assign.run.export_rows import ExportFilters, Found, parse_since, stage_named
 from bulk_assign.run.exporter import (
     Collected,
-    ExportFilters,
-    Found,
     PartialFile,
     check_out,
     collect,
     export_frame,
     list_targets,
-    parse_since,
     partial_path,
-    stage_named,
     write_export,
 )
 from bulk_assign.run.reads import (

@@ -30,7 +30,7 @@ from bulk_assign.commands.transfer import transfer_command
 from bulk_assign.commands.verify import verify_command
 from bulk_assign.emulator import Emulator
 from bulk_assign.results import Contact
-from bulk_assign.run.exporter import ExportFilters
+from bulk_assign.run.export_rows import ExportFilters
 from bulk_assign.sheet.reader import read_table
 
 N = 60

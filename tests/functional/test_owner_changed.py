@@ -32,7 +32,7 @@ from bulk_assign.commands.transfer import transfer_command
 from bulk_assign.emulator import Emulator
 from bulk_assign.errors import UsageError
 from bulk_assign.results import Contact
-from bulk_assign.run.exporter import ExportFilters
+from bulk_assign.run.export_rows import ExportFilters
 
 N, USERS = 12, 4
 IDS = [f"O{1_000_000 + i}" for i in range(N)]

@@ -10,16 +10,15 @@ import pytest
 from bulk_assign.cli import main
 from bulk_assign.errors import UsageError
 from bulk_assign.results import Contact
-from bulk_assign.run.exporter import (
+from bulk_assign.run.export_rows import (
     EXPORT_COLUMNS,
     ExportFilters,
     Found,
-    PartialFile,
     Target,
-    export_frame,
     parse_since,
     stage_named,
 )
+from bulk_assign.run.exporter import PartialFile, export_frame
 from bulk_assign.sheet import fields
 
 OWNER = Contact("ana@example.com", "Ana", "Silva", "PartnerAccountManager", "+15550100199")
@@ -123,7 +122,8 @@ def test_xlsx_export_is_text_cells_in_one_sheet_private_whatever_the_umask(
 
     import openpyxl
 
-    from bulk_assign.run.exporter import SHEET_TITLE, write_export
+    from bulk_assign.run.export_rows import SHEET_TITLE
+    from bulk_assign.run.exporter import write_export
 
     hostile = Contact("=HYPERLINK(\"http://x\")", "@SUM(1)", "-2+3", "#N/A", "+44 20 7946 0001")
     frame = export_frame([Found("O00123", "Sandbox", customer="=1+1", owner=hostile)])
