@@ -8,7 +8,7 @@
    leaves, the journal gets the `sending` line (with the owner seen before) and the budget
    counts the write (`_leaves`). A write that never left has no `sending` line and costs no
    budget. tenacity retries what may succeed later; a row's first throttle may go again at once
-   instead, if the pacer says so (jitter).
+   instead, if its departure says so (jitter: pacer.Departure.retry_at_once).
 3. After an ambiguous failure (read timeout, connection closed) the write may have landed: read
    again before sending again.
 
@@ -40,6 +40,8 @@ from bulk_assign.settings import RunSettings
 if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
 
+    from bulk_assign.pacer import Departure
+
 log = logging.getLogger("bulk_assign.run")
 
 _SKIPPED_MESSAGES = {
@@ -68,22 +70,20 @@ class _Row:
     #: A write left for this row before (an earlier run, or this one): a re-read that shows
     #: the assignee means that write landed.
     sent_before: bool = False
-    #: A throttled write of this row may go again at once, once (pacer.py): `at_once`, the
-    #: next attempt does, without backoff; `retrying_at_once`, the current attempt is that one.
-    retried_at_once: bool = False
-    at_once: bool = False
-    retrying_at_once: bool = False
+    #: The departure the pacer gave this row's latest write (pacer.Departure): whether a
+    #: throttled write goes again at once is its decision, and it holds the grant.
+    departure: Departure | None = None
 
-    def take_at_once(self) -> bool:
-        """Whether the next attempt goes at once (the retry policy's wait asks, once each)."""
-        self.retrying_at_once, self.at_once = self.at_once, False
-        return self.retrying_at_once
+    def goes_again_at_once(self) -> bool:
+        """Whether the next attempt goes at once, without backoff (the retry policy asks)."""
+        return self.departure is not None and self.departure.goes_again_at_once
 
 
 class OnThrottled(Protocol):
-    """Told of each throttled write; returns True to send it again at once."""
+    """Told of each throttled write with the departure it had (None: it was not paced) and
+    whether the row has attempts left; may grant it a retry at once on that departure."""
 
-    def __call__(self, *, at_once_retry: bool, may_retry_at_once: bool) -> bool: ...
+    def __call__(self, departure: Departure | None, *, attempts_left: bool) -> None: ...
 
 
 class RowAssigner:
@@ -167,7 +167,8 @@ class RowAssigner:
             row.not_undoable_reason = "pre-read off (--no-snapshot): previous owner unknown"
         try:
             for attempt in retrying(max_attempts=self._settings.max_attempts,
-                                    stop_event=self._guard.event, at_once=row.take_at_once):
+                                    stop_event=self._guard.event,
+                                    at_once=row.goes_again_at_once):
                 with attempt:
                     done = self._write_once(row)
                     if done is not None:
@@ -194,11 +195,15 @@ class RowAssigner:
         claim = self._before_write()
         writes = row.writes
         try:
-            with self._outgoing.on_leaving(partial(self._leaves, row, claim)):
-                response = self._client.assign_opportunity(
-                    Catalog=job.catalog, Identifier=job.identifier,
-                    Assignee=job.assignee.to_api(),  # type: ignore[arg-type]
-                )
+            with self._outgoing.on_leaving(partial(self._leaves, row, claim),
+                                           after=row.departure) as flight:
+                try:
+                    response = self._client.assign_opportunity(
+                        Catalog=job.catalog, Identifier=job.identifier,
+                        Assignee=job.assignee.to_api(),  # type: ignore[arg-type]
+                    )
+                finally:
+                    row.departure = flight.departure or row.departure
         except RunStopping:
             raise  # the slot never came: nothing was sent
         except Exception as exc:
@@ -226,11 +231,9 @@ class RowAssigner:
         row.writes += 1
 
     def _write_throttled(self, row: _Row) -> None:
-        """Tell the run; the row's first throttle may go again at once, if attempts are left."""
-        may = not row.retried_at_once and row.writes < self._settings.max_attempts
-        row.at_once = self._on_write_throttled(at_once_retry=row.retrying_at_once,
-                                               may_retry_at_once=may)
-        row.retried_at_once = row.retried_at_once or row.at_once
+        """Tell the run, with the write's departure: it may go again at once (runner.py)."""
+        self._on_write_throttled(row.departure,
+                                 attempts_left=row.writes < self._settings.max_attempts)
 
     def _landed_after_all(self, row: _Row) -> bool:
         """The last attempt may have landed: one more read decides."""

@@ -26,6 +26,8 @@ from bulk_assign.settings import RunSettings
 if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
 
+    from bulk_assign.pacer import Departure
+
 SERVICE = "partnercentral-selling"
 
 
@@ -115,33 +117,75 @@ class Turn:
     depart: Callable[[], None]
 
 
+@dataclass
+class Flight:
+    """One paced write as its thread makes it: what must happen the moment it is sure to leave,
+    the row's previous departure (which may hold a grant to go again at once), and the
+    departure the pacing hook records for it."""
+
+    action: Callable[[], None] | None
+    after: Departure | None = None
+    departure: Departure | None = None
+
+
 class Outgoing:
-    """Per thread, what must happen the moment its paced call is sure to leave (a write's
-    journal line and its place in the budget: assigner.py). The caller sets it around the
-    call; the pacing hook runs it once, just before the call's last wait for its slot."""
+    """Per thread, the paced write this thread is making (a write's journal line and its place
+    in the budget, and its departure: assigner.py). The caller opens a `Flight` around the
+    call; the pacing hooks, which botocore runs on that same thread (see `paced`), find it
+    here: `after` for the reservation, `leaving` once, just before the call's last wait for
+    its slot, and `departed` with the departure the bucket handed out."""
 
     def __init__(self) -> None:
         self._local = threading.local()
 
     @contextmanager
-    def on_leaving(self, action: Callable[[], None]) -> Iterator[None]:
-        self._local.action = action
+    def on_leaving(self, action: Callable[[], None], *,
+                   after: Departure | None = None) -> Iterator[Flight]:
+        flight = Flight(action, after)
+        self._local.flight = flight
         try:
-            yield
+            yield flight
         finally:
-            self._local.action = None
+            self._local.flight = None
+
+    def _flight(self) -> Flight | None:
+        flight: Flight | None = getattr(self._local, "flight", None)
+        return flight
+
+    def after(self) -> Departure | None:
+        """The previous departure of the write this thread is making, if any."""
+        flight = self._flight()
+        return None if flight is None else flight.after
 
     def leaving(self) -> None:
-        action: Callable[[], None] | None = getattr(self._local, "action", None)
-        self._local.action = None  # once per call
-        if action is not None:
+        flight = self._flight()
+        if flight is not None and flight.action is not None:
+            action, flight.action = flight.action, None  # once per call
             action()
+
+    def departed(self, departure: Departure) -> None:
+        flight = self._flight()
+        if flight is not None:
+            flight.departure = departure
 
 
 @contextmanager
 def paced(client: PartnerCentralSellingAPIClient, turns: Mapping[str, Turn]) -> Iterator[None]:
     """Pace each operation named in `turns` (e.g. "AssignOpportunity") for as long as the
-    block runs."""
+    block runs.
+
+    The hooks' contract with botocore: `reserve` is registered for `before-sign` and `depart`
+    for `before-send`, and botocore emits both synchronously on the thread that called the
+    client method: botocore/endpoint.py's `Endpoint._send_request` calls `create_request`,
+    whose `request-created` event runs `RequestSigner.handler` -> `sign`, which emits
+    `before-sign` (signers.py); then `_get_response` -> `_do_get_response` emits
+    `before-send` just before `_send`; hooks.py's `HierarchicalEmitter.emit` calls each
+    handler in turn, in the emitting thread. The shared client has no thread of its own.
+    So per-thread state is how a hook finds the call it belongs to: the bucket keeps the
+    departure `reserve` handed out for `depart` on the same thread (pacer.TokenBucket), and
+    `Outgoing` keeps the thread's write in flight.
+    A hook that raises cancels the call before anything is sent.
+    """
     events = client.meta.events
     hooks = [(f"{stage}.{SERVICE}.{operation}", step)
              for operation, turn in turns.items()

@@ -29,7 +29,7 @@ from bulk_assign.client import Outgoing, Turn, paced
 from bulk_assign.guard import RunGuard, RunStopping, Stop
 from bulk_assign.journal import Journal
 from bulk_assign.outage import SERVICE_UNAVAILABLE, UNREACHABLE
-from bulk_assign.pacer import Pacer, TokenBucket
+from bulk_assign.pacer import Departure, Pacer, TokenBucket
 from bulk_assign.pool import run_pool
 from bulk_assign.preflight import PROBE_ATTEMPTS, PROBE_ROWS, probe
 from bulk_assign.privacy import scrub
@@ -216,17 +216,26 @@ class Runner:
     def _turn(self, bucket: TokenBucket, *, write: bool) -> Turn:
         """Both steps of a call's slot: the guard's waits and the queue before signing, the
         slot itself after; counted once it leaves."""
+        outgoing = self._outgoing if write else None
+
         def reserve() -> None:
             self.guard.before_call()
-            if self.guard.stopping or not bucket.reserve():
+            after = None if outgoing is None else outgoing.after()
+            if self.guard.stopping or bucket.reserve(after=after) is None:
                 raise RunStopping
 
         def depart() -> None:
             # A write is journalled and counted (Outgoing) before its last short wait, which
             # the stop then no longer cuts short: what was counted is what left.
-            leaving = self._outgoing.leaving if write else None
-            if self.guard.stopping or not bucket.depart(leaving):
+            if outgoing is None:
+                departure = None if self.guard.stopping else bucket.depart()
+            else:
+                departure = None if self.guard.stopping else bucket.depart(
+                    outgoing.leaving, after=outgoing.after())
+            if departure is None:
                 raise RunStopping
+            if outgoing is not None:
+                outgoing.departed(departure)
             self.calls.add(write=write)
 
         return Turn(reserve, depart)
@@ -236,18 +245,17 @@ class Runner:
         self.sharing.succeeded()
         self.guard.write_succeeded()
 
-    def _write_throttled(self, *, at_once_retry: bool, may_retry_at_once: bool) -> bool:
-        """A write was throttled. True: this thread sends it again at once. While nothing
-        suggests another writer, a row's first throttle is taken for arrival jitter (pacer.py);
-        only when the retry at once is throttled too, or is not given, does the throttle count:
+    def _write_throttled(self, departure: Departure | None, *, attempts_left: bool) -> None:
+        """A write was throttled. Its departure decides whether it goes again at once
+        (pacer.Departure.retry_at_once: a row's first throttle, while nothing suggests another
+        writer, is taken for arrival jitter); only when it does not is the throttle counted:
         the pace drops and the share controller looks for another writer."""
         self.guard.write_throttled()
-        if (not at_once_retry and may_retry_at_once and self.sharing.alone
-                and self.pacer.writes.retry_at_once()):
-            return True
+        if departure is not None and departure.retry_at_once(
+                alone=self.sharing.alone, attempts_left=attempts_left):
+            return
         self.pacer.throttled()
         self.sharing.throttled()
-        return False
 
     def _pace_changed(self, old: float, new: float) -> None:
         log.info("write pace %.3f -> %.3f calls/s", old, new)
