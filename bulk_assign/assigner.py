@@ -94,7 +94,8 @@ class RowAssigner:
                  on_write_success: Callable[[], None], on_write_throttled: OnThrottled,
                  now_iso: Callable[[], str], sent_before: dict[int, Contact | None],
                  before_write: Callable[[], WriteClaim] = WriteClaim,
-                 outgoing: Outgoing | None = None) -> None:
+                 outgoing: Outgoing | None = None,
+                 on_outage_over: Callable[[], None] = lambda: None) -> None:
         self._settings = settings
         self._client = client
         self._journal = journal
@@ -110,6 +111,8 @@ class RowAssigner:
         self._before_write = before_write
         #: What the pacing hook does the moment this thread's write leaves (runner.py).
         self._outgoing = outgoing or Outgoing()
+        #: An answer ended an outage the run was waiting out (the bar and status.json).
+        self._on_outage_over = on_outage_over
 
     def assign(self, job: Job) -> RowOutcome:
         """Do one row and say how it ended. Never raises."""
@@ -217,7 +220,7 @@ class RowAssigner:
             raise
         finally:
             claim.close()  # a write that did not leave gives its place in the budget back
-        self._guard.call_answered()
+        self._answered()
         self._on_write_success()
         return self._outcome(row, Status.SUCCEEDED, request=request_id(response))
 
@@ -234,6 +237,11 @@ class RowAssigner:
         """Tell the run, with the write's departure: it may go again at once (runner.py)."""
         self._on_write_throttled(row.departure,
                                  attempts_left=row.writes < self._settings.max_attempts)
+
+    def _answered(self) -> None:
+        """The service answered (any answer but 5xx); if that ended an outage, say so."""
+        if self._guard.call_answered():
+            self._on_outage_over()
 
     def _landed_after_all(self, row: _Row) -> bool:
         """The last attempt may have landed: one more read decides."""
@@ -256,7 +264,7 @@ class RowAssigner:
                 except Exception as exc:
                     self._call_failed(exc, job, write=False)
                     raise
-                self._guard.call_answered()
+                self._answered()
                 team = response.get("OpportunityTeam") or []
                 return current_owner([dict(m) for m in team])
         raise RunStopping
@@ -266,7 +274,7 @@ class RowAssigner:
         if is_outage_failure(exc):
             self._guard.call_failed(exc)
         elif kind is not Kind.CREDENTIALS:
-            self._guard.call_answered()  # an answer, even a refusal: the service is up
+            self._answered()  # an answer, even a refusal: the service is up
         if kind is Kind.THROTTLED:
             self._calls.add(write=write, throttled=True)
             if write:

@@ -21,9 +21,8 @@ from tqdm import tqdm
 
 from bulk_assign.errors import EXIT_INTERRUPTED
 from bulk_assign.guard import RunGuard, Stop
-from bulk_assign.results import RowOutcome
+from bulk_assign.results import RowOutcome, Tally
 from bulk_assign.runfolder import touch_private
-from bulk_assign.runner import Tally
 
 RUN_LOG = "run.log"
 #: Signals that stop a run cleanly: Ctrl-C, `kill`, and a closed terminal or SSH session.
@@ -73,10 +72,9 @@ class ProgressListener:
 
     def _render(self, tally: Tally) -> None:
         if self._show_counts:
-            ok = tally.statuses["SUCCEEDED"] + tally.statuses["UNCHANGED"]
             rate = tally.calls.write / max(tally.elapsed, 1e-9)
             self._bar.set_postfix_str(
-                f"ok={ok} failed={tally.statuses['FAILED']} "
+                f"ok={tally.ok} failed={tally.statuses['FAILED']} "
                 f"throttled={tally.calls.throttled} writes/s={rate:.2f}", refresh=False)
         self._bar.update(1)
 
