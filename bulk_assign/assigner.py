@@ -106,7 +106,7 @@ class RowAssigner:
         self._now_iso = now_iso
         self._sent_before = sent_before
         #: Owners read before the pool started (the preflight probe): the rows' pre-read.
-        self.prefetched: dict[int, Contact | None] = {}
+        self._prefetched: dict[int, Contact | None] = {}
         #: The write gate (budget.py): may wait, or raise RunStopping.
         self._before_write = before_write
         #: What the pacing hook does the moment this thread's write leaves (runner.py).
@@ -156,7 +156,7 @@ class RowAssigner:
     def _pre_read_then_write(self, row: _Row) -> RowOutcome:
         job = row.job
         if self._settings.pre_read or row.sent_before:
-            owner = (self.prefetched.pop(job.row) if job.row in self.prefetched
+            owner = (self._prefetched.pop(job.row) if job.row in self._prefetched
                      else self.read_owner(job))
             if owned_by(owner, job.assignee):
                 return self._already_owned(row)
@@ -249,6 +249,10 @@ class RowAssigner:
             return owned_by(self.read_owner(row.job), row.job.assignee)
         except Exception:
             return False
+
+    def prefetch(self, job: Job, *, max_attempts: int | None = None) -> None:
+        """Read the row's owner now (the preflight probe); its pre-read will use it."""
+        self._prefetched[job.row] = self.read_owner(job, max_attempts=max_attempts)
 
     def read_owner(self, job: Job, *, max_attempts: int | None = None) -> Contact | None:
         for attempt in retrying(max_attempts=max_attempts or self._settings.max_attempts,

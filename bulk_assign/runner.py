@@ -179,11 +179,7 @@ class Runner:
         """Check the first rows exist at this endpoint; their pre-read is done by the way."""
         if not self.settings.pre_read:
             return  # a run that reads nothing: its first writes will tell
-
-        def read(job: Job) -> None:
-            owner = self._assigner.read_owner(job, max_attempts=PROBE_ATTEMPTS)
-            self._assigner.prefetched[job.row] = owner
-
+        read = partial(self._assigner.prefetch, max_attempts=PROBE_ATTEMPTS)
         try:
             stop = probe(read, first, endpoint=str(self.client.meta.endpoint_url),
                          catalog=self.settings.catalog, unreachable=self._unreachable)
