@@ -111,7 +111,6 @@ class Runner:
         self.guard = guard or run_guard(settings, clock=clock, now=now,
                                         endpoint=str(client.meta.endpoint_url))
         self._listener: RunListener = listener or _Silent()
-        self._clock = clock
         #: Every count of the run, kept once: the bar, status.json and the report read it.
         self.tally = Tally(clock)
         self.share = share or SharePlan.decide(settings, OtherWriters(settings.lookback_seconds))
