@@ -20,9 +20,8 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from bulk_assign.errors import EXIT_INTERRUPTED
-from bulk_assign.results import RowOutcome
+from bulk_assign.results import RowOutcome, Tally
 from bulk_assign.run.guard import RunGuard
-from bulk_assign.run.runner import Tally
 from bulk_assign.stops import Stop
 from bulk_assign.store.runfolder import touch_private
 
@@ -74,10 +73,9 @@ class ProgressListener:
 
     def _render(self, tally: Tally) -> None:
         if self._show_counts:
-            ok = tally.statuses["SUCCEEDED"] + tally.statuses["UNCHANGED"]
             rate = tally.calls.write / max(tally.elapsed, 1e-9)
             self._bar.set_postfix_str(
-                f"ok={ok} failed={tally.statuses['FAILED']} "
+                f"ok={tally.ok} failed={tally.statuses['FAILED']} "
                 f"throttled={tally.calls.throttled} writes/s={rate:.2f}", refresh=False)
         self._bar.update(1)
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -156,3 +159,45 @@ class CallCounts:
         name = ("throttled_" if throttled else "") + ("write" if write else "read")
         with self._lock:
             setattr(self, name, getattr(self, name) + 1)
+
+
+class Tally:
+    """Where a run stands, kept once: its rows by status and its calls (CallCounts), with the
+    time since it started. Thread-safe. The progress bar, status.json and the run's report
+    read it; none of them keeps a count of its own."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.calls = CallCounts()
+        self._statuses: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._started = clock()
+
+    def start(self) -> None:
+        """The run starts now (elapsed counts from here)."""
+        self._started = self._clock()
+
+    def row_finished(self, status: Status) -> None:
+        with self._lock:
+            self._statuses[str(status)] += 1
+
+    @property
+    def statuses(self) -> Counter[str]:
+        """Rows of this run by status (a copy)."""
+        with self._lock:
+            return Counter(self._statuses)
+
+    @property
+    def finished(self) -> int:
+        with self._lock:
+            return sum(self._statuses.values())
+
+    @property
+    def ok(self) -> int:
+        """Rows in place: SUCCEEDED or UNCHANGED."""
+        with self._lock:
+            return self._statuses[str(Status.SUCCEEDED)] + self._statuses[str(Status.UNCHANGED)]
+
+    @property
+    def elapsed(self) -> float:
+        return self._clock() - self._started

@@ -7,7 +7,6 @@ connection pool is as large as the worker pool.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from bulk_assign.settings import RunSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
+
 
 SERVICE = "partnercentral-selling"
 
@@ -95,33 +95,23 @@ class Turn:
     depart: Callable[[], None]
 
 
-class Outgoing:
-    """Per thread, what must happen the moment its paced call is sure to leave (a write's
-    journal line and its place in the budget: assigner.py). The caller sets it around the
-    call; the pacing hook runs it once, just before the call's last wait for its slot."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    @contextmanager
-    def on_leaving(self, action: Callable[[], None]) -> Iterator[None]:
-        self._local.action = action
-        try:
-            yield
-        finally:
-            self._local.action = None
-
-    def leaving(self) -> None:
-        action: Callable[[], None] | None = getattr(self._local, "action", None)
-        self._local.action = None  # once per call
-        if action is not None:
-            action()
-
-
 @contextmanager
 def paced(client: PartnerCentralSellingAPIClient, turns: Mapping[str, Turn]) -> Iterator[None]:
     """Pace each operation named in `turns` (e.g. "AssignOpportunity") for as long as the
-    block runs."""
+    block runs.
+
+    The hooks' contract with botocore: `reserve` is registered for `before-sign` and `depart`
+    for `before-send`, and botocore emits both synchronously on the thread that called the
+    client method: botocore/endpoint.py's `Endpoint._send_request` calls `create_request`,
+    whose `request-created` event runs `RequestSigner.handler` -> `sign`, which emits
+    `before-sign` (signers.py); then `_get_response` -> `_do_get_response` emits
+    `before-send` just before `_send`; hooks.py's `HierarchicalEmitter.emit` calls each
+    handler in turn, in the emitting thread. The shared client has no thread of its own.
+    So per-thread state is how a hook finds the call it belongs to: the bucket keeps the
+    departure `reserve` handed out for `depart` on the same thread (pacer.TokenBucket), and
+    `quota.flight.Outgoing` keeps the thread's write in flight.
+    A hook that raises cancels the call before anything is sent.
+    """
     events = client.meta.events
     hooks = [(f"{stage}.{SERVICE}.{operation}", step)
              for operation, turn in turns.items()

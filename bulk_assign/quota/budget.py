@@ -236,9 +236,6 @@ class WriteGate:
         self._wait_began: dict[str, datetime] = {}
         self.current: Hold | None = None
 
-    def set_listener(self, listener: WaitListener) -> None:
-        self._listener = listener
-
     def before_write(self) -> WriteClaim:
         """Return when a write may go, with its claim on the budget (see the module's
         contract); raise RunStopping if the run stops."""
@@ -339,12 +336,12 @@ class WriteGate:
 
 def make_gate(settings: RunSettings, *, guard: Stopper, journal_path: Path,
               now: Now | None = None, sleep: Sleep | None = None,
-              local_tz: tzinfo | None = None) -> WriteGate:
+              local_tz: tzinfo | None = None, listener: WaitListener | None = None) -> WriteGate:
     """The run's gate: its budget counted from the journal's earlier writes."""
     return WriteGate(
         guard=guard, budget=WriteBudget(settings.daily_budget, journal_write_times(journal_path)),
         window=Window.parse(settings.window) if settings.window else None, wait=settings.wait,
-        now=now or utc_now, sleep=sleep or guard.sleep, local_tz=local_tz,
+        now=now or utc_now, sleep=sleep or guard.sleep, local_tz=local_tz, listener=listener,
     )
 
 

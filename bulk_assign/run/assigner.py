@@ -8,7 +8,7 @@
    leaves, the journal gets the `sending` line (with the owner seen before) and the budget
    counts the write (`_leaves`). A write that never left has no `sending` line and costs no
    budget. tenacity retries what may succeed later; a row's first throttle may go again at once
-   instead, if the pacer says so (jitter).
+   instead, if its departure says so (jitter: pacer.Departure.retry_at_once).
 3. After an ambiguous failure (read timeout, connection closed) the write may have landed: read
    again before sending again.
 
@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-from bulk_assign.api.client import Outgoing, request_id
+from bulk_assign.api.client import request_id
 from bulk_assign.api.retry import Kind, classify, error_code, error_message, is_retryable, retrying
 from bulk_assign.check.owners import current_owner, has_changed, owned_by
 from bulk_assign.check.owners import skipped as owner_changed
 from bulk_assign.quota.budget import WriteClaim
+from bulk_assign.quota.flight import Outgoing
 from bulk_assign.report.privacy import scrub
 from bulk_assign.results import CallCounts, Contact, Job, RowOutcome, Status
 from bulk_assign.run.guard import RunGuard
@@ -40,6 +41,8 @@ from bulk_assign.store.journal import Journal
 
 if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
+
+    from bulk_assign.quota.pacer import Departure
 
 log = logging.getLogger("bulk_assign.run")
 
@@ -69,22 +72,20 @@ class _Row:
     #: A write left for this row before (an earlier run, or this one): a re-read that shows
     #: the assignee means that write landed.
     sent_before: bool = False
-    #: A throttled write of this row may go again at once, once (pacer.py): `at_once`, the
-    #: next attempt does, without backoff; `retrying_at_once`, the current attempt is that one.
-    retried_at_once: bool = False
-    at_once: bool = False
-    retrying_at_once: bool = False
+    #: The departure the pacer gave this row's latest write (pacer.Departure): whether a
+    #: throttled write goes again at once is its decision, and it holds the grant.
+    departure: Departure | None = None
 
-    def take_at_once(self) -> bool:
-        """Whether the next attempt goes at once (the retry policy's wait asks, once each)."""
-        self.retrying_at_once, self.at_once = self.at_once, False
-        return self.retrying_at_once
+    def goes_again_at_once(self) -> bool:
+        """Whether the next attempt goes at once, without backoff (the retry policy asks)."""
+        return self.departure is not None and self.departure.goes_again_at_once
 
 
 class OnThrottled(Protocol):
-    """Told of each throttled write; returns True to send it again at once."""
+    """Told of each throttled write with the departure it had (None: it was not paced) and
+    whether the row has attempts left; may grant it a retry at once on that departure."""
 
-    def __call__(self, *, at_once_retry: bool, may_retry_at_once: bool) -> bool: ...
+    def __call__(self, departure: Departure | None, *, attempts_left: bool) -> None: ...
 
 
 class RowAssigner:
@@ -95,7 +96,8 @@ class RowAssigner:
                  on_write_success: Callable[[], None], on_write_throttled: OnThrottled,
                  now_iso: Callable[[], str], sent_before: dict[int, Contact | None],
                  before_write: Callable[[], WriteClaim] = WriteClaim,
-                 outgoing: Outgoing | None = None) -> None:
+                 outgoing: Outgoing | None = None,
+                 on_outage_over: Callable[[], None] = lambda: None) -> None:
         self._settings = settings
         self._client = client
         self._journal = journal
@@ -106,11 +108,13 @@ class RowAssigner:
         self._now_iso = now_iso
         self._sent_before = sent_before
         #: Owners read before the pool started (the preflight probe): the rows' pre-read.
-        self.prefetched: dict[int, Contact | None] = {}
+        self._prefetched: dict[int, Contact | None] = {}
         #: The write gate (budget.py): may wait, or raise RunStopping.
         self._before_write = before_write
         #: What the pacing hook does the moment this thread's write leaves (runner.py).
         self._outgoing = outgoing or Outgoing()
+        #: An answer ended an outage the run was waiting out (the bar and status.json).
+        self._on_outage_over = on_outage_over
 
     def assign(self, job: Job) -> RowOutcome:
         """Do one row and say how it ended. Never raises."""
@@ -154,7 +158,7 @@ class RowAssigner:
     def _pre_read_then_write(self, row: _Row) -> RowOutcome:
         job = row.job
         if self._settings.pre_read or row.sent_before:
-            owner = (self.prefetched.pop(job.row) if job.row in self.prefetched
+            owner = (self._prefetched.pop(job.row) if job.row in self._prefetched
                      else self.read_owner(job))
             if owned_by(owner, job.assignee):
                 return self._already_owned(row)
@@ -168,7 +172,8 @@ class RowAssigner:
             row.not_undoable_reason = "pre-read off (--no-snapshot): previous owner unknown"
         try:
             for attempt in retrying(max_attempts=self._settings.max_attempts,
-                                    stop_event=self._guard.event, at_once=row.take_at_once):
+                                    stop_event=self._guard.event,
+                                    at_once=row.goes_again_at_once):
                 with attempt:
                     done = self._write_once(row)
                     if done is not None:
@@ -195,11 +200,15 @@ class RowAssigner:
         claim = self._before_write()
         writes = row.writes
         try:
-            with self._outgoing.on_leaving(partial(self._leaves, row, claim)):
-                response = self._client.assign_opportunity(
-                    Catalog=job.catalog, Identifier=job.identifier,
-                    Assignee=job.assignee.to_api(),  # type: ignore[arg-type]
-                )
+            with self._outgoing.on_leaving(partial(self._leaves, row, claim),
+                                           after=row.departure) as flight:
+                try:
+                    response = self._client.assign_opportunity(
+                        Catalog=job.catalog, Identifier=job.identifier,
+                        Assignee=job.assignee.to_api(),  # type: ignore[arg-type]
+                    )
+                finally:
+                    row.departure = flight.departure or row.departure
         except RunStopping:
             raise  # the slot never came: nothing was sent
         except Exception as exc:
@@ -213,7 +222,7 @@ class RowAssigner:
             raise
         finally:
             claim.close()  # a write that did not leave gives its place in the budget back
-        self._guard.call_answered()
+        self._answered()
         self._on_write_success()
         return self._outcome(row, Status.SUCCEEDED, request=request_id(response))
 
@@ -227,11 +236,14 @@ class RowAssigner:
         row.writes += 1
 
     def _write_throttled(self, row: _Row) -> None:
-        """Tell the run; the row's first throttle may go again at once, if attempts are left."""
-        may = not row.retried_at_once and row.writes < self._settings.max_attempts
-        row.at_once = self._on_write_throttled(at_once_retry=row.retrying_at_once,
-                                               may_retry_at_once=may)
-        row.retried_at_once = row.retried_at_once or row.at_once
+        """Tell the run, with the write's departure: it may go again at once (runner.py)."""
+        self._on_write_throttled(row.departure,
+                                 attempts_left=row.writes < self._settings.max_attempts)
+
+    def _answered(self) -> None:
+        """The service answered (any answer but 5xx); if that ended an outage, say so."""
+        if self._guard.call_answered():
+            self._on_outage_over()
 
     def _landed_after_all(self, row: _Row) -> bool:
         """The last attempt may have landed: one more read decides."""
@@ -239,6 +251,10 @@ class RowAssigner:
             return owned_by(self.read_owner(row.job), row.job.assignee)
         except Exception:
             return False
+
+    def prefetch(self, job: Job, *, max_attempts: int | None = None) -> None:
+        """Read the row's owner now (the preflight probe); its pre-read will use it."""
+        self._prefetched[job.row] = self.read_owner(job, max_attempts=max_attempts)
 
     def read_owner(self, job: Job, *, max_attempts: int | None = None) -> Contact | None:
         for attempt in retrying(max_attempts=max_attempts or self._settings.max_attempts,
@@ -254,7 +270,7 @@ class RowAssigner:
                 except Exception as exc:
                     self._call_failed(exc, job, write=False)
                     raise
-                self._guard.call_answered()
+                self._answered()
                 team = response.get("OpportunityTeam") or []
                 return current_owner([dict(m) for m in team])
         raise RunStopping
@@ -264,7 +280,7 @@ class RowAssigner:
         if is_outage_failure(exc):
             self._guard.call_failed(exc)
         elif kind is not Kind.CREDENTIALS:
-            self._guard.call_answered()  # an answer, even a refusal: the service is up
+            self._answered()  # an answer, even a refusal: the service is up
         if kind is Kind.THROTTLED:
             self._calls.add(write=write, throttled=True)
             if write:

@@ -61,8 +61,6 @@ class RunGuard:
                                      now_iso=lambda: iso(now(), milliseconds=True))
         self._wait_outages = wait_outages
         self._where = where  # "http://... (region us-east-1)", for the advice
-        #: Told until when calls wait for an outage to end (None: it ended).
-        self.on_wait: Callable[[datetime | None], None] = lambda until: None
         self._lock = threading.Lock()
         self._clock = clock
         self._quota_wait = quota_wait_seconds
@@ -75,8 +73,6 @@ class RunGuard:
         self._stops: list[Stop] = []
         self._announce_lock = threading.Lock()
         self._announced = False
-        #: With --wait, told instead of stopping when the daily quota is spent (budget.py).
-        self.on_quota_spent: Callable[[], None] | None = None
 
     # --- asking ---------------------------------------------------------------------------
 
@@ -141,16 +137,17 @@ class RunGuard:
         with self._lock:
             self._last_write_success = self._clock()
 
-    def write_throttled(self) -> None:
+    def write_throttled(self, on_quota_spent: Callable[[], None] | None = None) -> None:
         """Throttled for longer than the quota wait without one success: the day's quota is
-        spent (the account's, shared with CRM integrations)."""
+        spent (the account's, shared with CRM integrations). `on_quota_spent` (with --wait:
+        the write gate's, budget.py) is told instead of stopping."""
         with self._lock:
             waited = self._clock() - self._last_write_success
-        if waited > self._quota_wait and self.on_quota_spent is not None:
+        if waited > self._quota_wait and on_quota_spent is not None:
             log.warning("throttled for %.1f min without one success: the account's daily "
                         "quota is spent; waiting (--wait)", waited / 60)
             self.write_succeeded()  # count the next quota wait from now
-            self.on_quota_spent()
+            on_quota_spent()
         elif waited > self._quota_wait:
             # A rolling 24 h window shared with other writers frees up as the writes of a day
             # ago age out, so there is no single reset time to promise.
@@ -187,13 +184,14 @@ class RunGuard:
 
     # --- outages -------------------------------------------------------------------------
 
-    def call_answered(self) -> None:
-        """The service answered a call (any answer but 5xx): it is up and reachable."""
+    def call_answered(self) -> bool:
+        """The service answered a call (any answer but 5xx): it is up and reachable. True if
+        that ended an outage (the caller tells whoever showed the wait)."""
         ended = self.outages.succeeded()
         if ended is not None:
             log.warning("outage over after %.0f s (%d failed calls): continuing",
                         ended.seconds or 0, ended.failed_calls)
-            self.on_wait(None)
+        return ended is not None
 
     def call_failed(self, exc: BaseException) -> None:
         """A call failed at the transport or with 5xx: an outage when nothing succeeds."""
@@ -251,10 +249,12 @@ class RunGuard:
     def in_outage(self) -> bool:
         return self.outages.ongoing is not None
 
-    def before_call(self) -> None:
-        """During an outage (with --wait) calls wait; one tries after each growing pause."""
+    def before_call(self, on_wait: Callable[[datetime], None] | None = None) -> None:
+        """During an outage (with --wait) calls wait; one tries after each growing pause.
+        `on_wait` is told until when (the progress bar and status.json: runner.py)."""
         while (left := self.outages.wait_before_call()) > 0:
-            self.on_wait(self.now() + timedelta(seconds=left))
+            if on_wait is not None:
+                on_wait(self.now() + timedelta(seconds=left))
             if self._sleep(min(left, 1.0)) or self.stopping:
                 raise RunStopping
 

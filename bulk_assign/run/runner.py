@@ -23,10 +23,11 @@ from functools import partial
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bulk_assign.api.client import Outgoing, Turn, paced
+from bulk_assign.api.client import Turn, paced
 from bulk_assign.api.retry import error_code, http_status
 from bulk_assign.quota.budget import WaitCause, WriteGate, make_gate
-from bulk_assign.quota.pacer import Pacer, TokenBucket
+from bulk_assign.quota.flight import Outgoing
+from bulk_assign.quota.pacer import Departure, Pacer, TokenBucket
 from bulk_assign.quota.sharing import OtherWriters, ShareController, SharePlan
 from bulk_assign.report.privacy import scrub
 from bulk_assign.results import (
@@ -37,6 +38,7 @@ from bulk_assign.results import (
     Job,
     RowOutcome,
     Status,
+    Tally,
 )
 from bulk_assign.run.assigner import RowAssigner
 from bulk_assign.run.guard import RunGuard
@@ -52,15 +54,6 @@ if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
 
 log = logging.getLogger("bulk_assign.run")
-
-
-@dataclass(frozen=True)
-class Tally:
-    """Where the run stands, as a listener sees it after each row."""
-
-    statuses: Counter[str]
-    calls: CallCounts
-    elapsed: float
 
 
 class RunListener(Protocol):
@@ -128,8 +121,8 @@ class Runner:
         self.guard = guard or run_guard(settings, clock=clock, now=now,
                                         endpoint=str(client.meta.endpoint_url))
         self._listener: RunListener = listener or _Silent()
-        self.guard.on_wait = lambda until: self.waiting(WaitCause.SERVICE if until else None,
-                                                        until)
+        #: Every count of the run, kept once: the bar, status.json and the report read it.
+        self.tally = Tally(clock)
         self.share = share or SharePlan.decide(settings, OtherWriters(settings.lookback_seconds))
         self.pacer = Pacer(max_tps=self.share.pace, read_tps=settings.read_tps, clock=clock,
                            sleep=self.guard.sleep, on_rate_change=self._pace_changed,
@@ -137,32 +130,29 @@ class Runner:
         self.sharing = ShareController(self.pacer, quota=self.share.quota,
                                        explicit=self.share.explicit,
                                        others_seen=self.share.others.per_second > 0, clock=clock)
-        self.status = StatusFile(journal.path.parent / STATUS, pace=lambda: self.pacer.write_rate)
+        self.status = StatusFile(journal.path.parent / STATUS, pace=lambda: self.pacer.write_rate,
+                                 tally=self.tally)
+        # A gate handed in (tests) comes with its own listener.
         self.gate = gate or make_gate(settings, guard=self.guard, journal_path=journal.path,
-                                      now=now)
-        self.gate.set_listener(self)
-        if settings.wait:
-            self.guard.on_quota_spent = self.gate.quota_spent
-        self._clock = clock
-        self._started = clock()
+                                      now=now, listener=self)
+        #: With --wait, the guard hands a spent daily quota to the gate instead of stopping.
+        self._on_quota_spent = self.gate.quota_spent if settings.wait else None
         self._lock = threading.Lock()
-        self.calls = CallCounts()
         self.outcomes: dict[int, RowOutcome] = {}
         #: Rows whose outcome of this run is in the journal.
         self._recorded: set[int] = set()
-        self._statuses: Counter[str] = Counter()
         self._outgoing = Outgoing()
         self._assigner = RowAssigner(
-            settings, client, journal, self.guard, calls=self.calls,
+            settings, client, journal, self.guard, calls=self.tally.calls,
             on_write_success=self._write_succeeded, on_write_throttled=self._write_throttled,
             now_iso=lambda: iso(now(), milliseconds=True), sent_before=sent_before or {},
             before_write=self.gate.before_write,
-            outgoing=self._outgoing,
+            outgoing=self._outgoing, on_outage_over=self._outage_over,
         )
 
     def run(self, jobs: Iterable[Job]) -> RunReport:
         """Work through `jobs`; returns once every worker is done."""
-        self._started = self._clock()
+        self.tally.start()
         pending = iter(jobs)
         first = list(islice(pending, PROBE_ROWS))
         turns = {"AssignOpportunity": self._turn(self.pacer.writes, write=True),
@@ -180,9 +170,9 @@ class Runner:
         self._record_all(unsent, lambda job: self._assigner.skipped(job, self.guard.reason))
         self.guard.announce()  # a stop a signal asked for is logged here at the latest
         self.status.ended("stopped" if self.guard.stop_info else "finished")
-        return RunReport(outcomes=self.outcomes, calls=self.calls,
-                         wall_seconds=self._clock() - self._started, stop=self.guard.stop_info,
-                         statuses=self._statuses,
+        return RunReport(outcomes=self.outcomes, calls=self.tally.calls,
+                         wall_seconds=self.tally.elapsed, stop=self.guard.stop_info,
+                         statuses=self.tally.statuses,
                          outages=[o.to_json() for o in self.guard.outages.past])
 
     def _record_all(self, jobs: Iterable[Job], outcome: Callable[[Job], RowOutcome]) -> None:
@@ -198,11 +188,7 @@ class Runner:
         """Check the first rows exist at this endpoint; their pre-read is done by the way."""
         if not self.settings.pre_read:
             return  # a run that reads nothing: its first writes will tell
-
-        def read(job: Job) -> None:
-            owner = self._assigner.read_owner(job, max_attempts=PROBE_ATTEMPTS)
-            self._assigner.prefetched[job.row] = owner
-
+        read = partial(self._assigner.prefetch, max_attempts=PROBE_ATTEMPTS)
         try:
             stop = probe(read, first, endpoint=str(self.client.meta.endpoint_url),
                          catalog=self.settings.catalog, unreachable=self._unreachable)
@@ -224,18 +210,27 @@ class Runner:
     def _turn(self, bucket: TokenBucket, *, write: bool) -> Turn:
         """Both steps of a call's slot: the guard's waits and the queue before signing, the
         slot itself after; counted once it leaves."""
+        outgoing = self._outgoing if write else None
+
         def reserve() -> None:
-            self.guard.before_call()
-            if self.guard.stopping or not bucket.reserve():
+            self.guard.before_call(self._outage_wait)
+            after = None if outgoing is None else outgoing.after()
+            if self.guard.stopping or bucket.reserve(after=after) is None:
                 raise RunStopping
 
         def depart() -> None:
             # A write is journalled and counted (Outgoing) before its last short wait, which
             # the stop then no longer cuts short: what was counted is what left.
-            leaving = self._outgoing.leaving if write else None
-            if self.guard.stopping or not bucket.depart(leaving):
+            if outgoing is None:
+                departure = None if self.guard.stopping else bucket.depart()
+            else:
+                departure = None if self.guard.stopping else bucket.depart(
+                    outgoing.leaving, after=outgoing.after())
+            if departure is None:
                 raise RunStopping
-            self.calls.add(write=write)
+            if outgoing is not None:
+                outgoing.departed(departure)
+            self.tally.calls.add(write=write)
 
         return Turn(reserve, depart)
 
@@ -244,23 +239,28 @@ class Runner:
         self.sharing.succeeded()
         self.guard.write_succeeded()
 
-    def _write_throttled(self, *, at_once_retry: bool, may_retry_at_once: bool) -> bool:
-        """A write was throttled. True: this thread sends it again at once. While nothing
-        suggests another writer, a row's first throttle is taken for arrival jitter (pacer.py);
-        only when the retry at once is throttled too, or is not given, does the throttle count:
+    def _write_throttled(self, departure: Departure | None, *, attempts_left: bool) -> None:
+        """A write was throttled. Its departure decides whether it goes again at once
+        (pacer.Departure.retry_at_once: a row's first throttle, while nothing suggests another
+        writer, is taken for arrival jitter); only when it does not is the throttle counted:
         the pace drops and the share controller looks for another writer."""
-        self.guard.write_throttled()
-        if (not at_once_retry and may_retry_at_once and self.sharing.alone
-                and self.pacer.writes.retry_at_once()):
-            return True
+        self.guard.write_throttled(self._on_quota_spent)
+        if departure is not None and departure.retry_at_once(
+                alone=self.sharing.alone, attempts_left=attempts_left):
+            return
         self.pacer.throttled()
         self.sharing.throttled()
-        return False
 
     def _pace_changed(self, old: float, new: float) -> None:
         log.info("write pace %.3f -> %.3f calls/s", old, new)
         self._listener.pace_changed(old, new)
         self.status.pace_changed()
+
+    def _outage_wait(self, until: datetime) -> None:
+        self.waiting(WaitCause.SERVICE, until)
+
+    def _outage_over(self) -> None:
+        self.waiting(None, None)
 
     def waiting(self, cause: WaitCause | None, until: datetime | None) -> None:
         """Writes wait (window, budget, quota, an outage) or go on: the status file and the
@@ -309,10 +309,9 @@ class Runner:
     def _count(self, outcome: RowOutcome) -> None:
         with self._lock:
             self.outcomes[outcome.row] = outcome
-            self._statuses[str(outcome.status)] += 1
-            tally = Tally(Counter(self._statuses), self.calls, self._clock() - self._started)
-        self._listener.row_finished(outcome, tally)
-        self.status.row_finished(str(outcome.status) in ("SUCCEEDED", "UNCHANGED"))
+        self.tally.row_finished(outcome.status)
+        self._listener.row_finished(outcome, self.tally)
+        self.status.row_finished()
 
 
 def _dry_run(row: int) -> RowOutcome:

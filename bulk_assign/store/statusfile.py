@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from bulk_assign.results import Tally
 from bulk_assign.store.runfolder import write_atomic
 from bulk_assign.timestamps import iso, utc_now
 
@@ -28,21 +29,19 @@ EVERY_SECONDS: Final = 2.0
 class StatusFile:
     """The run's side of `status`: a small JSON file, replaced atomically. Never raises."""
 
-    def __init__(self, path: Path, *, pace: Callable[[], float],
+    def __init__(self, path: Path, *, pace: Callable[[], float], tally: Tally,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
         self._pace = pace
+        #: The run's counts (results.Tally): read, not kept here.
+        self._tally = tally
         self._clock = clock
         self._lock = threading.Lock()
         self._last = float("-inf")
         self._facts: dict[str, Any] = {"pid": os.getpid(), "state": "running",
-                                       "started_at": iso(utc_now()), "waiting": None,
-                                       "ok": 0, "finished": 0}
+                                       "started_at": iso(utc_now()), "waiting": None}
 
-    def row_finished(self, ok: bool) -> None:
-        with self._lock:
-            self._facts["finished"] += 1
-            self._facts["ok"] += int(ok)
+    def row_finished(self) -> None:
         self._write(force=False)
 
     def waiting(self, cause: str | None, until: datetime | None) -> None:
@@ -66,8 +65,8 @@ class StatusFile:
             if not force and now - self._last < EVERY_SECONDS:
                 return
             self._last = now
-            facts = {**self._facts, "updated_at": iso(utc_now()),
-                     "pace": round(self._pace(), 4)}
+            facts = {**self._facts, "ok": self._tally.ok, "finished": self._tally.finished,
+                     "updated_at": iso(utc_now()), "pace": round(self._pace(), 4)}
             with contextlib.suppress(OSError):  # a courtesy: the journal stays the truth
                 write_atomic(self.path, json.dumps(facts) + "\n")  # 0600, like every file
 

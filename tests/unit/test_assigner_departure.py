@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bulk_assign.api.client import Outgoing
 from bulk_assign.quota.budget import WriteBudget, WriteGate
+from bulk_assign.quota.flight import Outgoing
 from bulk_assign.results import CallCounts, Contact, Job, Status
 from bulk_assign.run.assigner import RowAssigner, _Row
 from bulk_assign.run.guard import RunGuard
@@ -57,7 +57,7 @@ def _assigner(tmp_path: Path, *, stopped: bool = False
     settings = RunSettings(input_path=tmp_path / "in.csv", catalog="Sandbox", pre_read=False)
     assigner = RowAssigner(settings, client, journal, guard,  # type: ignore[arg-type]
                            calls=CallCounts(), on_write_success=lambda: None,
-                           on_write_throttled=lambda **_: False,
+                           on_write_throttled=lambda *_, **__: None,
                            now_iso=lambda: "2026-03-02T12:00:00.000Z", sent_before={},
                            before_write=gate.before_write, outgoing=outgoing)
     return assigner, client, gate, journal

@@ -216,13 +216,11 @@ def test_the_guard_hands_a_spent_quota_to_the_gate_with_wait() -> None:
     guard = RunGuard(quota_wait_seconds=600, access_denied_limit=3, outage_seconds=15,
                      clock=lambda: t[0])
     held: list[bool] = []
-    guard.on_quota_spent = lambda: held.append(True)
     t[0] = 601
-    guard.write_throttled()
+    guard.write_throttled(lambda: held.append(True))
     assert held == [True] and guard.stop_info is None
-    guard.on_quota_spent = None
     t[0] = 1300
-    guard.write_throttled()
+    guard.write_throttled(None)
     assert guard.reason is StopReason.QUOTA_EXHAUSTED
 
 

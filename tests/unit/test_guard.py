@@ -130,14 +130,13 @@ def test_an_outage_wait_runs_on_the_injected_clock_and_says_until_when() -> None
     [outage] = guard.outages.past
     assert outage.began_at == "2026-03-02T12:00:15.000Z"  # the injected wall time
     shown: list[datetime | None] = []
-    guard.on_wait = shown.append
     began = time.monotonic()
-    guard.before_call()  # the first pause: 15 s / 3, in slices of at most 1 s
+    guard.before_call(shown.append)  # the first pause: 15 s / 3, in slices of at most 1 s
     assert time.monotonic() - began < 1.0
     assert clock.t == pytest.approx(20.0) and max(clock.sleeps) <= 1.0
     assert shown[0] == WALL + timedelta(seconds=20)
     clock.t += 2.0
-    guard.call_answered()
+    assert guard.call_answered() is True  # the outage ended: the caller clears the wait
     assert outage.ended_at == "2026-03-02T12:00:22.000Z"
 
 
@@ -147,9 +146,8 @@ def test_a_stop_ends_an_outage_wait_even_when_the_sleep_does_not_say_so() -> Non
     for _ in range(15):
         clock.t += 1.0
         guard.call_failed(bce.EndpointConnectionError(endpoint_url=URL))
-    guard.on_wait = lambda until: guard.interrupted("SIGINT")
     with pytest.raises(RunStopping):
-        guard.before_call()
+        guard.before_call(lambda until: guard.interrupted("SIGINT"))
     assert len(clock.sleeps) == 1
 
 

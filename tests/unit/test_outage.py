@@ -303,13 +303,12 @@ def test_with_wait_the_guard_does_not_stop_and_a_stop_ends_the_wait() -> None:
     assert g.in_outage
     shown: list[datetime | None] = []
 
-    def on_wait(until: datetime | None) -> None:
+    def on_wait(until: datetime) -> None:
         shown.append(until)
         g.interrupted("SIGINT")  # Ctrl-C while waiting
 
-    g.on_wait = on_wait
     with pytest.raises(RunStopping):
-        g.before_call()
+        g.before_call(on_wait)
     assert g.reason is StopReason.INTERRUPTED
     # The bar and status.json are told until when: the first pause, 15 s / 3 = 5 s from now.
     [until] = shown

@@ -20,6 +20,7 @@ from bulk_assign.quota.pacer import (
     REACT_WINDOW,
     RETRY_AT_ONCE_SHARE,
     STEP,
+    Departure,
     FakeClock,
     Pacer,
     TokenBucket,
@@ -34,7 +35,7 @@ def _bucket(rate: float, clock: FakeClock, margin: float = PACE_MARGIN) -> Token
 def _departures(bucket: TokenBucket, clock: FakeClock, n: int) -> list[float]:
     times = []
     for _ in range(n):
-        assert bucket.acquire() is True
+        assert bucket.acquire() is not None
         times.append(clock.t)
     return times
 
@@ -58,7 +59,7 @@ def test_calls_leave_exactly_one_interval_apart(rate: float) -> None:
 def test_first_acquire_does_not_sleep() -> None:
     clock = FakeClock()
     bucket = _bucket(1.0, clock)
-    assert bucket.acquire() is True
+    assert bucket.acquire() is not None
     assert clock.sleeps == [] and clock.t == 0.0
 
 
@@ -67,7 +68,7 @@ def test_interval_is_measured_from_the_last_actual_departure() -> None:
     bucket = _bucket(1.0, clock, margin=0.0)
     bucket.acquire()
     clock.t = 5.0  # the caller came back late: no catching up with a burst
-    assert bucket.acquire() is True
+    assert bucket.acquire() is not None
     assert clock.t == 5.0 and clock.sleeps == []
     bucket.acquire()
     assert clock.t == pytest.approx(6.0)  # one interval after 5.0, not after 0.0 or 1.0
@@ -93,13 +94,13 @@ def test_a_cancelled_sleep_returns_false_and_takes_no_slot() -> None:
 
     bucket = TokenBucket(1.0, clock=clock.now, sleep=stopping_sleep, margin=0.0,
                          margin_seconds=0.0)
-    assert bucket.acquire() is True
-    assert bucket.acquire() is False
+    assert bucket.acquire() is not None
+    assert bucket.acquire() is None
     assert slept == [pytest.approx(1.0)]
     assert bucket.acquired == 1
     # The cancelled call did not move the slot: the next real call is still due at t=1.0.
     clock.t = 1.0
-    assert bucket.acquire() is True
+    assert bucket.acquire() is not None
     assert bucket.acquired == 2
 
 
@@ -146,7 +147,7 @@ class _Caller:
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1)
 
-    def step(self, call: Callable[[], bool]) -> bool:
+    def step(self, call: Callable[[], Departure | None]) -> Departure | None:
         return self._pool.submit(call).result(timeout=10)
 
 
@@ -154,11 +155,11 @@ def test_reserve_returns_a_lead_before_the_slot_and_depart_waits_for_the_slot() 
     clock = FakeClock()
     bucket = TokenBucket(1.0, clock=clock.now, sleep=clock.sleep, margin=0.0, margin_seconds=0.0,
                          lead=0.2)
-    assert bucket.acquire() is True
-    assert bucket.reserve() is True
+    assert bucket.acquire() is not None
+    assert bucket.reserve() is not None
     assert clock.t == pytest.approx(0.8)  # the request is signed now...
     assert bucket.acquired == 1
-    assert bucket.depart() is True
+    assert bucket.depart() is not None
     assert clock.t == pytest.approx(1.0)  # ...and leaves on its slot, 0.2 s later
     assert bucket.acquired == 2
 
@@ -169,9 +170,9 @@ def test_a_queue_of_callers_signs_each_request_only_a_lead_before_it_leaves() ->
                          lead=0.1)
     signed_to_sent = []
     for _ in range(5):
-        assert bucket.reserve() is True
+        assert bucket.reserve() is not None
         signed = clock.t
-        assert bucket.depart() is True
+        assert bucket.depart() is not None
         signed_to_sent.append(clock.t - signed)
     assert clock.t == pytest.approx(8.0)  # five calls, 2 s apart
     assert max(signed_to_sent) <= 0.1 + 1e-9
@@ -184,19 +185,19 @@ def test_a_late_departure_pushes_the_next_call_back() -> None:
     bucket = TokenBucket(1.0, clock=clock.now, sleep=clock.sleep, margin=0.0, margin_seconds=0.0,
                          lead=0.05)
     other = _Caller()
-    assert bucket.reserve() is True  # slot 0.0
-    assert other.step(bucket.reserve) is True  # the next caller's slot: 1.0, reserved at 0.95
+    assert bucket.reserve() is not None  # slot 0.0
+    assert other.step(bucket.reserve) is not None  # the next caller's slot: 1.0, reserved at 0.95
     assert clock.t == pytest.approx(0.95)
-    assert bucket.depart() is True  # the first leaves 0.95 late
-    assert other.step(bucket.depart) is True
+    assert bucket.depart() is not None  # the first leaves 0.95 late
+    assert other.step(bucket.depart) is not None
     assert clock.t == pytest.approx(1.95)
 
 
 def test_depart_without_a_reservation_takes_the_next_slot() -> None:
     clock = FakeClock()
     bucket = _bucket(1.0, clock, margin=0.0)
-    assert bucket.depart() is True and clock.t == 0.0
-    assert bucket.depart() is True and clock.t == pytest.approx(1.0)
+    assert bucket.depart() is not None and clock.t == 0.0
+    assert bucket.depart() is not None and clock.t == pytest.approx(1.0)
 
 
 def test_a_stop_during_the_last_wait_cancels_the_call() -> None:
@@ -209,10 +210,10 @@ def test_a_stop_during_the_last_wait_cancels_the_call() -> None:
 
     bucket = TokenBucket(1.0, clock=clock.now, sleep=sleep, margin=0.0, margin_seconds=0.0,
                          lead=0.5)
-    assert bucket.acquire() is True
-    assert bucket.reserve() is True
+    assert bucket.acquire() is not None
+    assert bucket.reserve() is not None
     stopping[0] = True
-    assert bucket.depart() is False
+    assert bucket.depart() is None
     assert bucket.acquired == 1
 
 
@@ -221,11 +222,14 @@ def test_a_throttled_call_goes_again_a_tenth_of_an_interval_after_it_left() -> N
     interval, and the call after the retry leaves one interval after the retry."""
     clock = FakeClock()
     bucket = _bucket(1.0, clock, margin=0.0)
-    assert bucket.acquire() is True  # leaves at 0.0, throttled
-    assert bucket.retry_at_once() is True
-    assert bucket.acquire() is True
+    throttled = bucket.acquire()  # leaves at 0.0, throttled
+    assert throttled is not None
+    assert throttled.retry_at_once(alone=True, attempts_left=True) is True
+    again = bucket.acquire(after=throttled)
+    assert again is not None and again.at_once
     assert clock.t == pytest.approx(RETRY_AT_ONCE_SHARE)
-    assert bucket.acquire() is True  # the grant is used once: this one waits its interval
+    # the grant is used once: this one waits its interval
+    assert bucket.acquire(after=throttled) is not None
     assert clock.t == pytest.approx(1.0 + RETRY_AT_ONCE_SHARE)
 
 
@@ -234,12 +238,15 @@ def test_a_retry_at_once_goes_ahead_of_a_reserved_call_and_pushes_it_back() -> N
     bucket = TokenBucket(1.0, clock=clock.now, sleep=clock.sleep, margin=0.0, margin_seconds=0.0,
                          lead=0.05)
     other = _Caller()
-    assert bucket.acquire() is True  # leaves at 0.0
-    assert other.step(bucket.reserve) is True  # the next slot, 1.0, reserved at 0.95
-    assert bucket.retry_at_once() is True  # the answer to the call at 0.0: throttled
-    assert bucket.acquire() is True  # no queue: goes now, 0.95 (its grant ran from 0.1)
+    throttled = bucket.acquire()  # leaves at 0.0
+    assert throttled is not None
+    assert other.step(bucket.reserve) is not None  # the next slot, 1.0, reserved at 0.95
+    # the answer to the call at 0.0: throttled
+    assert throttled.retry_at_once(alone=True, attempts_left=True) is True
+    # no queue: goes now, 0.95 (its grant ran from 0.1)
+    assert bucket.acquire(after=throttled) is not None
     assert clock.t == pytest.approx(0.95)
-    assert other.step(bucket.depart) is True
+    assert other.step(bucket.depart) is not None
     assert clock.t == pytest.approx(1.95)  # one interval after the retry, not on its slot
     assert bucket.acquired == 3
 
@@ -248,10 +255,12 @@ def test_no_retry_at_once_when_another_call_left_since() -> None:
     clock = FakeClock()
     bucket = _bucket(1.0, clock, margin=0.0)
     other = _Caller()
-    assert bucket.acquire() is True  # 0.0
-    assert other.step(bucket.acquire) is True  # 1.0
-    assert bucket.retry_at_once() is False  # the answer to 0.0 came late: wait in line
-    assert bucket.acquire() is True
+    throttled = bucket.acquire()  # 0.0
+    assert throttled is not None
+    assert other.step(bucket.acquire) is not None  # 1.0
+    # the answer to 0.0 came late: wait in line
+    assert throttled.retry_at_once(alone=True, attempts_left=True) is False
+    assert bucket.acquire(after=throttled) is not None
     assert clock.t == pytest.approx(2.0)
 
 
@@ -272,24 +281,24 @@ def test_a_call_told_it_is_leaving_goes_even_if_the_run_stops_during_its_last_wa
 
     bucket = TokenBucket(1.0, clock=clock.now, sleep=sleep, margin=0.0, margin_seconds=0.0,
                          lead=0.5, pause=pause)
-    assert bucket.acquire() is True
-    assert bucket.reserve() is True and clock.t == pytest.approx(0.5)
+    assert bucket.acquire() is not None
+    assert bucket.reserve() is not None and clock.t == pytest.approx(0.5)
 
     def leaving() -> None:
         events.append(("leaving", clock.t))
         stopping[0] = True  # Ctrl-C right after the line was written
 
-    assert bucket.depart(leaving) is True
+    assert bucket.depart(leaving) is not None
     assert clock.t == pytest.approx(1.0) and bucket.acquired == 2
     assert events[0] == ("leaving", pytest.approx(0.5)) and events[1][0] == "pause"
-    assert bucket.reserve() is False  # the next call, not yet told, is cancelled as before
+    assert bucket.reserve() is None  # the next call, not yet told, is cancelled as before
 
 
 def test_a_call_whose_leaving_fails_takes_no_slot() -> None:
     clock = FakeClock()
     bucket = _bucket(1.0, clock, margin=0.0)
-    assert bucket.acquire() is True
-    assert bucket.reserve() is True
+    assert bucket.acquire() is not None
+    assert bucket.reserve() is not None
 
     def leaving() -> None:
         raise OSError(28, "No space left on device")
