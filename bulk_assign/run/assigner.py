@@ -137,7 +137,7 @@ class RowAssigner:
                         return self.skipped(job, self._guard.reason, attempts=row.writes)
                     log.info("row %d %s: waiting out the outage", job.row, job.identifier)
                     continue
-                return self._failed(row, exc)
+                return _failed(row, exc, at=self._now_iso())
 
     def skipped(self, job: Job, reason: StopReason, *, attempts: int = 0) -> RowOutcome:
         return RowOutcome(row=job.row, status=Status.SKIPPED, error_class=str(reason),
@@ -161,7 +161,7 @@ class RowAssigner:
             owner = (self._prefetched.pop(job.row) if job.row in self._prefetched
                      else self.read_owner(job))
             if owned_by(owner, job.assignee):
-                return self._already_owned(row)
+                return _already_owned(row, at=self._now_iso())
             if not self._settings.overwrite_changed and has_changed(owner, job):
                 return owner_changed(owner, job, finished_at=self._now_iso())
             if not row.sent_before:
@@ -186,8 +186,8 @@ class RowAssigner:
             if is_outage_failure(exc) and self._guard.outage_holds():
                 raise  # the outage's failure, not the row's: `assign` skips or waits
             if row.ambiguous and self._landed_after_all(row):
-                return self._already_owned(row)
-            return self._failed(row, exc)
+                return _already_owned(row, at=self._now_iso())
+            return _failed(row, exc, at=self._now_iso())
         raise RunStopping  # the retries ended because the run is stopping
 
     def _write_once(self, row: _Row) -> RowOutcome | None:
@@ -195,7 +195,7 @@ class RowAssigner:
         self._guard.check()
         if row.ambiguous:
             if owned_by(self.read_owner(job), job.assignee):
-                return self._already_owned(row)
+                return _already_owned(row, at=self._now_iso())
             row.ambiguous = False
         claim = self._before_write()
         writes = row.writes
@@ -224,7 +224,8 @@ class RowAssigner:
             claim.close()  # a write that did not leave gives its place in the budget back
         self._answered()
         self._on_write_success()
-        return self._outcome(row, Status.SUCCEEDED, request=request_id(response))
+        return _outcome(row, Status.SUCCEEDED, at=self._now_iso(),
+                        request=request_id(response))
 
     def _leaves(self, row: _Row, claim: WriteClaim) -> None:
         """The write is about to leave (the pacer gave it its slot; it goes out even if the run
@@ -291,29 +292,33 @@ class RowAssigner:
         elif kind is not Kind.ACCESS_DENIED:
             log.info("row %d %s: %s on attempt", job.row, job.identifier, error_code(exc))
 
-    # --- outcomes -------------------------------------------------------------------------
 
-    def _already_owned(self, row: _Row) -> RowOutcome:
-        if row.sent_before:
-            # An earlier write of ours landed though its answer was lost.
-            return self._outcome(row, Status.SUCCEEDED,
-                                 message="confirmed by a re-read: an earlier write had landed")
-        return self._outcome(row, Status.UNCHANGED,
-                             message="the assignee already owns it: no write spent")
+# --- outcomes ---------------------------------------------------------------------------------
 
-    def _outcome(self, row: _Row, status: Status, *, message: str = "",
-                 request: str = "") -> RowOutcome:
-        changed = status is Status.SUCCEEDED
-        return RowOutcome(
-            row=row.job.row, status=status, error_message=message, attempts=row.writes,
-            request_id=request, finished_at=self._now_iso(),
-            previous_owner=row.previous_owner if changed else None,
-            not_undoable_reason=row.not_undoable_reason if changed else "",
-        )
 
-    def _failed(self, row: _Row, exc: BaseException) -> RowOutcome:
-        return RowOutcome(
-            row=row.job.row, status=Status.FAILED, error_class=error_code(exc),
-            error_message=scrub(error_message(exc), row.job.assignee)[:500],
-            attempts=row.writes, request_id=request_id(exc), finished_at=self._now_iso(),
-        )
+def _already_owned(row: _Row, *, at: str) -> RowOutcome:
+    if row.sent_before:
+        # An earlier write of ours landed though its answer was lost.
+        return _outcome(row, Status.SUCCEEDED, at=at,
+                        message="confirmed by a re-read: an earlier write had landed")
+    return _outcome(row, Status.UNCHANGED, at=at,
+                    message="the assignee already owns it: no write spent")
+
+
+def _outcome(row: _Row, status: Status, *, at: str, message: str = "",
+             request: str = "") -> RowOutcome:
+    changed = status is Status.SUCCEEDED
+    return RowOutcome(
+        row=row.job.row, status=status, error_message=message, attempts=row.writes,
+        request_id=request, finished_at=at,
+        previous_owner=row.previous_owner if changed else None,
+        not_undoable_reason=row.not_undoable_reason if changed else "",
+    )
+
+
+def _failed(row: _Row, exc: BaseException, *, at: str) -> RowOutcome:
+    return RowOutcome(
+        row=row.job.row, status=Status.FAILED, error_class=error_code(exc),
+        error_message=scrub(error_message(exc), row.job.assignee)[:500],
+        attempts=row.writes, request_id=request_id(exc), finished_at=at,
+    )

@@ -237,13 +237,8 @@ class RunGuard:
         self.stop(self.outage_stop(began.kind, what))
 
     def outage_stop(self, kind: str, what: str) -> Stop:
-        if kind == UNREACHABLE:
-            fix = ("Check the network, VPN and proxy, and --endpoint-url / --region; then "
-                   "resume (add --wait to a run to wait out an outage instead)")
-        else:
-            fix = ("The service answers 5xx: check the AWS Health Dashboard, then resume "
-                   "later (add --wait to a run to wait out an outage instead)")
-        return Stop(StopReason(kind), f"the service is out of reach: {what}", fix)
+        """The stop for an outage (reads.ReadGuard words the advice for export and verify)."""
+        return Stop(StopReason(kind), f"the service is out of reach: {what}", _outage_fix(kind))
 
     @property
     def in_outage(self) -> bool:
@@ -261,6 +256,14 @@ class RunGuard:
     def folder_unwritable(self, exc: BaseException) -> None:
         self.stop(Stop(StopReason.ABORTED, f"could not write to the run folder ({exc})",
                        "Free space or fix permissions, then resume"))
+
+
+def _outage_fix(kind: str) -> str:
+    if kind == UNREACHABLE:
+        return ("Check the network, VPN and proxy, and --endpoint-url / --region; then "
+                "resume (add --wait to a run to wait out an outage instead)")
+    return ("The service answers 5xx: check the AWS Health Dashboard, then resume "
+            "later (add --wait to a run to wait out an outage instead)")
 
 
 def _listed(counts: Counter[str]) -> str:
