@@ -28,6 +28,9 @@ OK_STATUSES = frozenset(
 )
 #: Statuses whose rows go to failed.csv.
 FAILED_STATUSES = frozenset({Status.INVALID, Status.FAILED, Status.SKIPPED})
+#: A row in place: the assignee owns the opportunity (written, or already so). The one home
+#: of that rule: resume never sends such a row again, verify reads it, status counts it done.
+IN_PLACE = frozenset({Status.SUCCEEDED, Status.UNCHANGED})
 
 # error_class values of SKIPPED rows
 INTERRUPTED = "Interrupted"
@@ -196,7 +199,7 @@ class Tally:
     def ok(self) -> int:
         """Rows in place: SUCCEEDED or UNCHANGED."""
         with self._lock:
-            return self._statuses[str(Status.SUCCEEDED)] + self._statuses[str(Status.UNCHANGED)]
+            return sum(self._statuses[str(s)] for s in IN_PLACE)
 
     @property
     def elapsed(self) -> float:

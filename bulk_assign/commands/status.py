@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from bulk_assign.api.retry import is_resumable_code
 from bulk_assign.quota.budget import DAY, WriteBudget, local_time
 from bulk_assign.run.intent import NOT_REACHED, load_intent
+from bulk_assign.run.plan import final_status
 from bulk_assign.store.journal import JOURNAL, journal_write_times
 from bulk_assign.store.statusfile import alive, read_status
 from bulk_assign.timestamps import utc_now
@@ -41,7 +41,7 @@ def status_command(run_dir: Path, *, stdout: TextIO,
         print("\n".join(lines), file=stdout)
         return 0
     by_status = Counter(r.status for r in intent.rows if r.status != NOT_REACHED)
-    left = sum(not _final(r.status, r.error_class) for r in intent.rows)
+    left = sum(not final_status(r.status, r.error_class) for r in intent.rows)
     moment = now()
     state = "running" if running else (
         "stopped (its process is gone)" if facts.get("state") == "running"
@@ -62,12 +62,6 @@ def status_command(run_dir: Path, *, stdout: TextIO,
         lines.append(f"Continue with: bulk-assign resume {run_dir}")
     print("\n".join(lines), file=stdout)
     return 0
-
-
-def _final(status: str, error_class: str) -> bool:
-    if status in ("SUCCEEDED", "UNCHANGED"):
-        return True
-    return status == "FAILED" and not is_resumable_code(error_class)
 
 
 def _why_stopped(run_dir: Path, budget_limit: int, moment: datetime) -> list[str]:

@@ -39,7 +39,7 @@ from bulk_assign.errors import (
     EXIT_USAGE,
 )
 from bulk_assign.report.files import workbook_wanted
-from bulk_assign.results import Status
+from bulk_assign.results import IN_PLACE, Status
 from bulk_assign.run.guard import RunGuard
 from bulk_assign.run.intent import Intended, RunIntent, load_intent
 from bulk_assign.run.reads import DEFAULT_READ_WORKERS, PacedReader, make_guard, read_seconds
@@ -105,7 +105,7 @@ def _verify(run_dir: Path, intent: RunIntent, *, all_rows: bool, quiet: bool,
             write_verify_files(verify_frame(not_sent(r) for r in intent.rows), run_dir,
                                workbook=workbook)
         return EXIT_NOTHING
-    wanted = {Status.SUCCEEDED, Status.UNCHANGED} if all_rows else {Status.SUCCEEDED}
+    wanted = IN_PLACE if all_rows else {Status.SUCCEEDED}
     to_read = [r for r in intent.rows if r.status in wanted]
     checks = {r.job.row: not_sent(r) for r in intent.rows if not r.sent}
     partial = PartialReads(run_dir / VERIFY_PARTIAL)

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 from bulk_assign.api.retry import ACCESS_DENIED_CODES, error_code
 from bulk_assign.results import (
+    IN_PLACE,
     UNREACHABLE,
     RowOutcome,
     Status,
@@ -173,7 +174,7 @@ class RunGuard:
         with self._lock:
             if outcome.status is Status.FAILED and outcome.error_class in ACCESS_DENIED_CODES:
                 self._denied_in_a_row += 1
-            elif outcome.status in (Status.SUCCEEDED, Status.UNCHANGED):
+            elif outcome.status in IN_PLACE:
                 self._denied_in_a_row = 0
             streak = self._denied_in_a_row
         if streak >= self._access_denied_limit:

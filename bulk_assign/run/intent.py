@@ -18,7 +18,7 @@ import pandas as pd
 from bulk_assign.check.validator import Validation, validate
 from bulk_assign.errors import UsageError
 from bulk_assign.report.files import RESULT_COLUMNS
-from bulk_assign.results import HIDDEN_ROW, Job, Status
+from bulk_assign.results import HIDDEN_ROW, IN_PLACE, Job, Status
 from bulk_assign.run.plan import journal_state, recorded_settings, validated
 from bulk_assign.settings import RunSettings
 from bulk_assign.sheet.reader import read_table
@@ -45,7 +45,7 @@ class Intended:
     @property
     def sent(self) -> bool:
         """The assignee was confirmed (SUCCEEDED, or already in place: UNCHANGED)."""
-        return self.status in (Status.SUCCEEDED, Status.UNCHANGED)
+        return self.status in IN_PLACE
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from bulk_assign.api.retry import is_resumable_code
 from bulk_assign.check import hidden
 from bulk_assign.check.validator import Validation
 from bulk_assign.errors import UsageError
-from bulk_assign.results import Contact, Job, RowOutcome, Status
+from bulk_assign.results import IN_PLACE, Contact, Job, RowOutcome, Status
 from bulk_assign.settings import RunSettings
 from bulk_assign.sheet.fields import IDENTIFIER
 from bulk_assign.sheet.reader import read_table
@@ -167,12 +167,16 @@ def _refuse_lost_undo(run_dir: Path, validation: Validation, earlier: dict[int, 
 
 
 def is_final(outcome: RowOutcome) -> bool:
-    """Whether a row's outcome stands: SUCCEEDED, UNCHANGED, or a failure no retry can mend."""
-    if outcome.status in (Status.SUCCEEDED, Status.UNCHANGED):
+    """Whether a row's outcome stands: in place, or a failure no retry can mend."""
+    return final_status(outcome.status, outcome.error_class)
+
+
+def final_status(status: str, error_class: str) -> bool:
+    """`is_final` for a status and error class as the run folder's files spell them: a row in
+    place (SUCCEEDED, UNCHANGED) or FAILED for good; SKIPPED rows are resume's to send."""
+    if status in IN_PLACE:
         return True
-    if outcome.status is Status.FAILED:
-        return not is_resumable_code(outcome.error_class)
-    return False  # SKIPPED
+    return status == Status.FAILED and not is_resumable_code(error_class)
 
 
 def validated(settings: RunSettings) -> Validation:
