@@ -148,7 +148,7 @@ def run_export(settings: ExportSettings, *, out: Path, quiet: bool, stdout: Text
     guard = make_guard(where=f"{client.meta.endpoint_url} (region {settings.region})",
                        next_step=again)
     reader = PacedReader(client, guard, read_tps=settings.read_tps,
-                         max_attempts=settings.max_attempts, next_step=again,
+                         max_attempts=settings.max_attempts,
                          quota_wait_seconds=settings.quota_wait_seconds)
     reader.on_wait = lambda text: _say_wait(text, stdout)
     with stop_on_signals(guard, stdout=stdout):

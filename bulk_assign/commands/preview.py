@@ -70,10 +70,9 @@ def preview_command(settings: RunSettings, *, quiet: bool = False,
     earlier = len(log.load())
     print(f"Preview folder: {folder}", file=stdout)
     print(plan_text(len(jobs), earlier=earlier, read_tps=settings.read_tps), file=stdout)
-    guard = make_guard()
+    guard = make_guard(next_step="run the same preview again")
     reader = PacedReader(make_client(settings, pool_size=DEFAULT_READ_WORKERS), guard,
-                         read_tps=settings.read_tps, max_attempts=settings.max_attempts,
-                         next_step="run the same preview again")
+                         read_tps=settings.read_tps, max_attempts=settings.max_attempts)
     with stop_on_signals(guard, stdout=stdout), tqdm(
             total=len(jobs), initial=earlier, unit="opp", desc="read", dynamic_ncols=True,
             disable=quiet or not sys.stderr.isatty(), file=sys.stderr) as bar:

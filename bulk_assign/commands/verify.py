@@ -155,8 +155,7 @@ def _reader(intent: RunIntent, *, quota_wait_seconds: float | None
     quota_wait = (settings.quota_wait_seconds if quota_wait_seconds is None
                   else quota_wait_seconds)
     reader = PacedReader(client, guard, read_tps=settings.read_tps,
-                         max_attempts=settings.max_attempts, quota_wait_seconds=quota_wait,
-                         next_step="run verify again")
+                         max_attempts=settings.max_attempts, quota_wait_seconds=quota_wait)
     return reader, guard, str(client.meta.endpoint_url)
 
 

@@ -49,7 +49,7 @@ class RunGuard:
 
     def __init__(self, *, quota_wait_seconds: float, access_denied_limit: int,
                  outage_seconds: float, profile: str | None = None,
-                 wait_outages: bool = False, where: str = "",
+                 wait_outages: bool = False, where: str = "", next_step: str = "resume",
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], bool] | None = None,
                  now: Callable[[], datetime] = utc_now) -> None:
@@ -62,6 +62,8 @@ class RunGuard:
                                      now_iso=lambda: iso(now(), milliseconds=True))
         self._wait_outages = wait_outages
         self._where = where  # "http://... (region us-east-1)", for the advice
+        #: What the user does after a stop: "resume" for a run, "run verify again" for verify.
+        self.next_step = next_step
         self._lock = threading.Lock()
         self._clock = clock
         self._quota_wait = quota_wait_seconds
@@ -97,8 +99,7 @@ class RunGuard:
     @property
     def stop_info(self) -> Stop | None:
         """The run's stop (the first asked for), or None while it goes on."""
-        stops = self._stops
-        return stops[0] if stops else None
+        return self._stops[0] if self._stops else None
 
     @property
     def reason(self) -> StopReason:
@@ -150,24 +151,23 @@ class RunGuard:
             self.write_succeeded()  # count the next quota wait from now
             on_quota_spent()
         elif waited > self._quota_wait:
-            # A rolling 24 h window shared with other writers frees up as the writes of a day
-            # ago age out, so there is no single reset time to promise.
-            later = self.now().astimezone(UTC) + timedelta(hours=1)
-            self.stop(Stop(
-                StopReason.QUOTA_EXHAUSTED,
+            self.quota_spent(
                 f"throttled for {waited / 60:.1f} min without one write going through: the "
                 "account's 10,000-writes-per-24 h quota is spent (it is shared with CRM "
-                "integrations)",
-                f"It frees up as writes of the last 24 h age out: resume after "
-                f"{later:%Y-%m-%d %H:%M} UTC, or tomorrow at the latest",
-            ))
+                "integrations)", calls="writes", tail=", or tomorrow at the latest")
+
+    def quota_spent(self, detail: str, *, calls: str, tail: str = "") -> None:
+        """Throttled too long: the account's daily quota of `calls` is spent. The one home of
+        that stop, for writes (above) and reads (reads.py)."""
+        self.stop(_quota_stop(detail, calls=calls, then=self.next_step, now=self.now(),
+                              tail=tail))
 
     def credentials_rejected(self, exc: BaseException) -> None:
         login = (f"`aws sso login --profile {self._profile}`" if self._profile
                  else "`aws sso login` (or refresh your access keys)")
         self.stop(Stop(StopReason.ABORTED,
                        f"the credentials were rejected ({error_code(exc)})",
-                       f"Log in again with {login}, then resume"))
+                       f"Log in again with {login}, then {self.next_step}"))
 
     def row_finished(self, outcome: RowOutcome) -> None:
         """AccessDenied on several rows in a row: the role lacks the permission."""
@@ -238,8 +238,8 @@ class RunGuard:
         self.stop(self.outage_stop(began.kind, what))
 
     def outage_stop(self, kind: str, what: str) -> Stop:
-        """The stop for an outage (reads.ReadGuard words the advice for export and verify)."""
-        return Stop(StopReason(kind), f"the service is out of reach: {what}", _outage_fix(kind))
+        return Stop(StopReason(kind), f"the service is out of reach: {what}",
+                    _outage_fix(kind, self.next_step))
 
     @property
     def in_outage(self) -> bool:
@@ -259,12 +259,20 @@ class RunGuard:
                        "Free space or fix permissions, then resume"))
 
 
-def _outage_fix(kind: str) -> str:
-    if kind == UNREACHABLE:
-        return ("Check the network, VPN and proxy, and --endpoint-url / --region; then "
-                "resume (add --wait to a run to wait out an outage instead)")
-    return ("The service answers 5xx: check the AWS Health Dashboard, then resume "
-            "later (add --wait to a run to wait out an outage instead)")
+def _quota_stop(detail: str, *, calls: str, then: str, now: datetime, tail: str) -> Stop:
+    # A rolling 24 h window shared with other writers frees up as the calls of a day ago age
+    # out, so there is no single reset time to promise.
+    later = now.astimezone(UTC) + timedelta(hours=1)
+    return Stop(StopReason.QUOTA_EXHAUSTED, detail, f"It frees up as {calls} of the last 24 h "
+                f"age out: {then} after {later:%Y-%m-%d %H:%M} UTC{tail}")
+
+
+def _outage_fix(kind: str, next_step: str) -> str:
+    check = ("Check the network, VPN and proxy, and --endpoint-url / --region" if
+             kind == UNREACHABLE else "The service answers 5xx: check the AWS Health Dashboard")
+    if next_step == "resume":
+        return f"{check}; then resume (add --wait to a run to wait out an outage instead)"
+    return f"{check}; then {next_step}"
 
 
 def _listed(counts: Counter[str]) -> str:

@@ -17,14 +17,14 @@ from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from bulk_assign.api.client import Turn, paced
-from bulk_assign.api.retry import Kind, classify, error_code, is_retryable, retrying
+from bulk_assign.api.retry import Kind, classify, is_retryable, retrying
 from bulk_assign.quota.budget import local_time
 from bulk_assign.quota.pacer import Clock, TokenBucket
-from bulk_assign.results import UNREACHABLE, CallCounts
+from bulk_assign.results import CallCounts
 from bulk_assign.run.guard import RunGuard
 from bulk_assign.run.outage import is_outage_failure
 from bulk_assign.settings import default
-from bulk_assign.stops import RunStopping, Stop, StopReason
+from bulk_assign.stops import RunStopping
 
 if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
@@ -48,15 +48,13 @@ class PacedReader:
 
     def __init__(self, client: PartnerCentralSellingAPIClient, guard: RunGuard, *,
                  read_tps: float = DEFAULT_READ_TPS, max_attempts: int = 8,
-                 quota_wait_seconds: float = 600.0, next_step: str = "run the same command "
-                 "again", clock: Clock = time.monotonic) -> None:
+                 quota_wait_seconds: float = 600.0, clock: Clock = time.monotonic) -> None:
         self._client = client
         self.guard = guard
         self.bucket = TokenBucket(read_tps, clock=clock, sleep=guard.sleep)
         self.calls = CallCounts()
         self._max_attempts = max_attempts
         self._quota_wait = quota_wait_seconds
-        self._next_step = next_step
         self._clock = clock
         self._lock = threading.Lock()
         self._last_success = clock()
@@ -131,10 +129,7 @@ class PacedReader:
         elif kind is not Kind.CREDENTIALS:
             self.guard.call_answered()  # an answer, even a refusal: the service is up
         if kind is Kind.CREDENTIALS:
-            self.guard.stop(Stop(
-                StopReason.ABORTED, f"the credentials were rejected ({error_code(exc)})",
-                f"Log in again (`aws sso login`, or refresh your access keys), then "
-                f"{self._next_step}"))
+            self.guard.credentials_rejected(exc)
             raise RunStopping from exc
         if kind is not Kind.THROTTLED:
             return
@@ -149,28 +144,9 @@ class PacedReader:
             self.on_wait(f"reads throttled: waiting for the read quota, at most until "
                          f"{local_time(until)} (--quota-wait)")
         if waited > self._quota_wait:
-            later = self.guard.now().astimezone(UTC) + timedelta(hours=1)
-            self.guard.stop(Stop(
-                StopReason.QUOTA_EXHAUSTED,
+            self.guard.quota_spent(
                 f"reads throttled for {waited / 60:.1f} min without one going through: the "
-                f"account's {DAILY_READ_QUOTA:,}-reads-per-24 h quota is spent",
-                f"It frees up as reads of the last 24 h age out: {self._next_step} after "
-                f"{later:%Y-%m-%d %H:%M} UTC"))
-
-
-class ReadGuard(RunGuard):
-    """The run's guard and rules, with advice for a read-only command (no resume)."""
-
-    def __init__(self, *, next_step: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.next_step = next_step
-
-    def outage_stop(self, kind: str, what: str) -> Stop:
-        check = ("Check the network, VPN and proxy, and --endpoint-url / --region"
-                 if kind == UNREACHABLE else
-                 "The service answers 5xx: check the AWS Health Dashboard")
-        return Stop(StopReason(kind), f"the service is out of reach: {what}",
-                    f"{check}; then {self.next_step}")
+                f"account's {DAILY_READ_QUOTA:,}-reads-per-24 h quota is spent", calls="reads")
 
 
 def make_guard(*, outage_seconds: float | None = None, where: str = "",
@@ -179,7 +155,7 @@ def make_guard(*, outage_seconds: float | None = None, where: str = "",
     """A guard for reads: the run's outage rule (stop after `outage_seconds` without an
     answer, default the run's); access rules are the caller's, so no AccessDenied streak
     stops it. `where`: the endpoint and region, named in the outage's advice."""
-    return ReadGuard(quota_wait_seconds=default("quota_wait_seconds"),
+    return RunGuard(quota_wait_seconds=default("quota_wait_seconds"),
                      access_denied_limit=1_000_000,
                      outage_seconds=outage_seconds or default("outage_seconds"), where=where,
                      next_step=next_step, clock=clock)
