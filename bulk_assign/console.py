@@ -23,9 +23,8 @@ from bulk_assign.errors import EXIT_INTERRUPTED
 from bulk_assign.results import RowOutcome, Tally
 from bulk_assign.run.guard import RunGuard
 from bulk_assign.stops import Stop
-from bulk_assign.store.runfolder import touch_private
+from bulk_assign.store.runfolder import RUN_LOG, touch_private
 
-RUN_LOG = "run.log"
 #: Signals that stop a run cleanly: Ctrl-C, `kill`, and a closed terminal or SSH session.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

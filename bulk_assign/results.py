@@ -38,6 +38,8 @@ ABORTED = "Aborted"
 QUOTA_EXHAUSTED = "QuotaExhausted"
 HIDDEN_ROW = "HiddenRow"  # left out with --hidden-rows skip
 BUDGET_SPENT = "BudgetSpent"
+#: The AWS error code of an opportunity that does not exist (verify, export, preview, preflight).
+NOT_FOUND = "ResourceNotFoundException"
 UNREACHABLE = "Unreachable"  # an outage: the service cannot be reached (outage.py)
 SERVICE_UNAVAILABLE = "ServiceUnavailable"  # an outage: 5xx to everything
 OWNER_CHANGED = "OwnerChanged"  # someone else owns it now (owners.py); the analyst's to decide

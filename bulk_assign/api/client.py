@@ -17,6 +17,7 @@ import botocore.exceptions as bce
 from botocore.config import Config
 
 from bulk_assign import __version__
+from bulk_assign.check.rules import SERVICE
 from bulk_assign.errors import UsageError
 from bulk_assign.settings import RunSettings
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
 
 
-SERVICE = "partnercentral-selling"
 
 
 def make_client(settings: RunSettings, *, pool_size: int) -> PartnerCentralSellingAPIClient:
@@ -48,7 +48,7 @@ def make_client(settings: RunSettings, *, pool_size: int) -> PartnerCentralSelli
         user_agent_extra=f"bulk-assign/{__version__}",
     )
     return session.client(
-        "partnercentral-selling", endpoint_url=settings.endpoint_url, config=config
+        SERVICE, endpoint_url=settings.endpoint_url, config=config
     )
 
 

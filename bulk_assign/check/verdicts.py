@@ -18,10 +18,10 @@ import pandas as pd
 
 from bulk_assign.check.owners import has_changed, owned_by
 from bulk_assign.check.validator import Validation
-from bulk_assign.results import Contact, Job, Status
+from bulk_assign.results import NOT_FOUND, Contact, Job, Status
 from bulk_assign.sheet import fields
 
-NOT_FOUND_CODE: Final = "ResourceNotFoundException"
+NOT_FOUND_CODE: Final = NOT_FOUND
 NO_OWNER: Final = "(no owner)"
 COLUMNS: Final = ("row", "verdict", "Identifier", "current owner", "current owner name",
                   "new owner", "new owner name", "expected owner", "error_class", "note")

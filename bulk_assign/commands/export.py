@@ -39,7 +39,6 @@ from bulk_assign.run.exporter import (
 )
 from bulk_assign.run.reads import (
     DAILY_READ_QUOTA,
-    DEFAULT_READ_TPS,
     DEFAULT_READ_WORKERS,
     PacedReader,
     make_guard,
@@ -58,11 +57,11 @@ class ExportSettings:
     catalog: str
     filters: ExportFilters = field(default_factory=ExportFilters)
     profile: str | None = None
-    region: str = "us-east-1"
+    region: str = default("region")
     endpoint_url: str | None = None
-    read_tps: float = DEFAULT_READ_TPS
+    read_tps: float = default("read_tps")
     workers: int = DEFAULT_READ_WORKERS
-    max_attempts: int = 8
+    max_attempts: int = default("max_attempts")
     read_timeout: float = default("read_timeout")
     #: Reads throttled this long without one going through: the read quota is spent, stop.
     quota_wait_seconds: float = default("quota_wait_seconds")

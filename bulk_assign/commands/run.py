@@ -50,8 +50,9 @@ from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 from bulk_assign.sheet import fields
 from bulk_assign.stops import StopReason
 from bulk_assign.store import history
-from bulk_assign.store.journal import JOURNAL, Journal, journal_write_times
+from bulk_assign.store.journal import Journal, journal_write_times
 from bulk_assign.store.runfolder import (
+    JOURNAL,
     write_record,
 )
 from bulk_assign.store.runlock import HeldRunFolder, check_out_dir, hold_run_folder, prepare_run_dir

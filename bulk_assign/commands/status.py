@@ -17,7 +17,8 @@ from typing import Any, Final, TextIO
 from bulk_assign.quota.budget import DAY, WriteBudget, local_time
 from bulk_assign.run.intent import NOT_REACHED, load_intent
 from bulk_assign.run.plan import final_status
-from bulk_assign.store.journal import JOURNAL, journal_write_times
+from bulk_assign.store.journal import journal_write_times
+from bulk_assign.store.runfolder import JOURNAL, SUMMARY_JSON
 from bulk_assign.store.statusfile import alive, read_status
 from bulk_assign.timestamps import utc_now
 
@@ -67,7 +68,7 @@ def status_command(run_dir: Path, *, stdout: TextIO,
 def _why_stopped(run_dir: Path, budget_limit: int, moment: datetime) -> list[str]:
     """Why the last invocation stopped (summary.json) and when writes can go on."""
     try:
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        summary = json.loads((run_dir / SUMMARY_JSON).read_text(encoding="utf-8"))
         stop = summary.get("stop") or {}
     except (OSError, ValueError, AttributeError):
         stop = {}

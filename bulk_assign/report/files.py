@@ -25,7 +25,16 @@ from bulk_assign.results import FAILED_STATUSES, HIDDEN_ROW, RowOutcome, Status
 from bulk_assign.sheet import fields
 from bulk_assign.sheet.cells import escape_formulas, escape_header
 from bulk_assign.sheet.table import InputTable
-from bulk_assign.store.runfolder import atomic_binary, atomic_text, write_atomic
+from bulk_assign.store.runfolder import (
+    FAILED_CSV,
+    RESULTS_CSV,
+    RESULTS_XLSX,
+    ROLLBACK_CSV,
+    SUMMARY_JSON,
+    atomic_binary,
+    atomic_text,
+    write_atomic,
+)
 
 RESULT_COLUMNS: Final = (
     "row", "status", "error_class", "error_message", "attempts", "request_id", "finished_at",
@@ -65,11 +74,11 @@ class OutputPaths:
     @classmethod
     def in_folder(cls, folder: Path) -> OutputPaths:
         return cls(
-            results=folder / "results.csv",
-            failed=folder / "failed.csv",
-            rollback=folder / "rollback.csv",
-            summary=folder / "summary.json",
-            workbook=folder / "results.xlsx",
+            results=folder / RESULTS_CSV,
+            failed=folder / FAILED_CSV,
+            rollback=folder / ROLLBACK_CSV,
+            summary=folder / SUMMARY_JSON,
+            workbook=folder / RESULTS_XLSX,
         )
 
 
@@ -211,7 +220,7 @@ def rollback_plan(validation: Validation, outcomes: Mapping[int, RowOutcome]) ->
 def _validate_rollback(frame: pd.DataFrame) -> Validation:
     """rollback.csv's rows through the validator the tool will read them back with."""
     rows = frame.set_axis(pd.RangeIndex(2, 2 + len(frame)), axis=0)
-    table = InputTable(path=Path("rollback.csv"), frame=rows,
+    table = InputTable(path=Path(ROLLBACK_CSV), frame=rows,
                        columns={str(fields.field_for(name)): name for name in ROLLBACK_COLUMNS},
                        encoding="utf-8")
     return validate(table, catalog=None)

@@ -24,7 +24,6 @@ from bulk_assign.sheet import fields
 PAGE_SIZE: Final = 100
 #: The model caps these filter lists; longer ones are listed in several passes.
 MAX_LIST_VALUES: Final = 10
-NOT_FOUND: Final = "ResourceNotFoundException"
 CURRENT: Final = "Current "
 FACT_COLUMNS: Final = ("Customer", "Opportunity Title", "Stage", "Target Close Date",
                        "Last Modified")

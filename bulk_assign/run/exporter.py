@@ -28,11 +28,10 @@ from bulk_assign.api.retry import error_code
 from bulk_assign.errors import UsageError
 from bulk_assign.report.files import write_csv
 from bulk_assign.report.workbook import write_table_workbook
-from bulk_assign.results import Contact
+from bulk_assign.results import NOT_FOUND, Contact
 from bulk_assign.run.export_rows import (
     EXPORT_COLUMNS,
     FORMATS,
-    NOT_FOUND,
     SHEET_TITLE,
     ExportFilters,
     Found,

@@ -23,10 +23,9 @@ from bulk_assign.run.plan import journal_state, recorded_settings, validated
 from bulk_assign.settings import RunSettings
 from bulk_assign.sheet.reader import read_table
 from bulk_assign.sheet.table import InputTable
-from bulk_assign.store.journal import JOURNAL
-from bulk_assign.store.runfolder import read_record, sha256_of
+from bulk_assign.store.runfolder import JOURNAL, RESULTS_CSV, read_record, sha256_of
 
-RESULTS: Final = "results.csv"
+RESULTS: Final = RESULTS_CSV
 #: Statuses of rows the run meant to send (a hidden row left out on purpose is not one).
 MEANT: Final = frozenset({Status.SUCCEEDED, Status.UNCHANGED, Status.FAILED, Status.SKIPPED,
                           Status.DRY_RUN})

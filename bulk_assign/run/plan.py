@@ -22,8 +22,16 @@ from bulk_assign.results import IN_PLACE, Contact, Job, RowOutcome, Status
 from bulk_assign.settings import RunSettings
 from bulk_assign.sheet.fields import IDENTIFIER
 from bulk_assign.sheet.reader import read_table
-from bulk_assign.store.journal import JOURNAL, JournalDamaged, JournalState, load
-from bulk_assign.store.runfolder import RUN_RECORD, read_record, sha256_of
+from bulk_assign.store.journal import JournalDamaged, JournalState, load
+from bulk_assign.store.runfolder import (
+    JOURNAL,
+    RESULTS_CSV,
+    ROLLBACK_CSV,
+    RUN_RECORD,
+    SUMMARY_JSON,
+    read_record,
+    sha256_of,
+)
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,7 @@ def unchanged_input(path: Path, recorded: object) -> str:
 def journal_state(run_dir: Path, *, rows: set[int]) -> JournalState:
     """The run's journal, or UsageError naming the file, the line and what to do."""
     path = run_dir / JOURNAL
-    happened = [name for name in ("results.csv", "summary.json") if (run_dir / name).exists()]
+    happened = [name for name in (RESULTS_CSV, SUMMARY_JSON) if (run_dir / name).exists()]
     if not path.exists() and happened:
         raise UsageError(
             f"{path}: is missing although the run wrote {happened[0]}: without it resume "
@@ -144,7 +152,7 @@ def _refuse_lost_undo(run_dir: Path, validation: Validation, earlier: dict[int, 
     """rollback.csv is never rewritten with fewer previous owners than it holds: each of its
     opportunities must have its previous owner in the journal (an outcome, or the `sending`
     line of a row this resume re-reads)."""
-    path = run_dir / "rollback.csv"
+    path = run_dir / ROLLBACK_CSV
     if not path.exists():
         return
     try:

@@ -15,14 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from bulk_assign.api.retry import error_code
-from bulk_assign.results import Job
+from bulk_assign.results import NOT_FOUND, Job
 from bulk_assign.run.outage import is_outage_failure
 from bulk_assign.stops import RunStopping, Stop, StopReason
 
 #: How many rows the probe reads at most, and how many attempts each read gets.
 PROBE_ROWS: Final = 3
 PROBE_ATTEMPTS: Final = 3
-NOT_FOUND: Final = "ResourceNotFoundException"
 
 
 def probe(read: Callable[[Job], object], jobs: Sequence[Job], *, endpoint: str,

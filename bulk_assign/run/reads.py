@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 #: The documented GetOpportunity / ListOpportunities quota per partner account.
 DAILY_READ_QUOTA: Final = 100_000
-DEFAULT_READ_TPS: Final = 10.0
 #: Enough threads that a call's latency never holds the pace back (10/s x ~0.5 s + margin).
 DEFAULT_READ_WORKERS: Final = 8
 #: Reads throttled this long without one going through: say that they wait, and until when.
@@ -47,7 +46,8 @@ class PacedReader:
     """
 
     def __init__(self, client: PartnerCentralSellingAPIClient, guard: RunGuard, *,
-                 read_tps: float = DEFAULT_READ_TPS, max_attempts: int = 8,
+                 read_tps: float = default("read_tps"),
+                 max_attempts: int = default("max_attempts"),
                  quota_wait_seconds: float = 600.0, clock: Clock = time.monotonic) -> None:
         self._client = client
         self.guard = guard

@@ -25,7 +25,7 @@ from bulk_assign.check.owners import current_owner
 from bulk_assign.check.rules import OWNER_TITLE
 from bulk_assign.report.files import write_csv
 from bulk_assign.report.workbook import AMBER, BAD, GOOD, StatusLook, write_table_workbook
-from bulk_assign.results import SERVICE_UNAVAILABLE, UNREACHABLE, Job
+from bulk_assign.results import NOT_FOUND, SERVICE_UNAVAILABLE, UNREACHABLE, Job
 from bulk_assign.run.guard import RunGuard
 from bulk_assign.run.intent import Intended
 from bulk_assign.run.pool import run_pool
@@ -43,7 +43,6 @@ VERIFY_COLUMNS: Final = ("row", "Identifier", "intended assignee", "owner now", 
                          "run status", "error_class")
 #: An interrupted verify's reads are reused by the next one for this long.
 REUSE_HOURS: Final = 24
-NOT_FOUND: Final = "ResourceNotFoundException"
 
 
 class Verdict(StrEnum):

@@ -26,8 +26,6 @@ from typing import Any, TextIO
 from bulk_assign.results import Contact, RowOutcome
 from bulk_assign.store.runfolder import open_private_append
 
-JOURNAL = "journal.jsonl"
-
 
 class Journal:
     """Append-only, thread-safe writer.

@@ -22,7 +22,16 @@ from typing import Any, BinaryIO, Final, TextIO
 
 from bulk_assign.errors import UsageError
 
-RUN_RECORD = "run.json"
+#: The run folder's files: the one place their names are typed.
+RUN_RECORD: Final = "run.json"
+JOURNAL: Final = "journal.jsonl"
+RESULTS_CSV: Final = "results.csv"
+FAILED_CSV: Final = "failed.csv"
+ROLLBACK_CSV: Final = "rollback.csv"
+SUMMARY_JSON: Final = "summary.json"
+RESULTS_XLSX: Final = "results.xlsx"
+RUN_LOG: Final = "run.log"
+STATUS_JSON: Final = "status.json"
 PRIVATE_FILE: Final = 0o600
 PRIVATE_FOLDER: Final = 0o700
 
@@ -69,7 +78,7 @@ def holds_a_run(folder: Path) -> bool:
     first call (a bad profile, a refused confirmation): nothing to resume, the folder may be
     used again."""
     return (folder / RUN_RECORD).exists() and any(
-        (folder / name).exists() for name in ("journal.jsonl", "results.csv"))
+        (folder / name).exists() for name in (JOURNAL, RESULTS_CSV))
 
 
 def _new_default_dir(input_path: Path, now: datetime) -> Path:
@@ -126,7 +135,7 @@ def atomic_binary(path: Path, *, mode: int = PRIVATE_FILE) -> Iterator[BinaryIO]
 
     Example::
 
-        with atomic_binary(Path(folder) / "results.xlsx") as fh:
+        with atomic_binary(Path(folder) / RESULTS_XLSX) as fh:
             workbook.save(fh)
     """
     tmp = path.with_name(path.name + ".tmp")
@@ -161,7 +170,7 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int = PRIVATE_FILE) -> 
 
     Example::
 
-        write_atomic(Path(folder) / "summary.json", "{}\\n")
+        write_atomic(Path(folder) / SUMMARY_JSON, "{}\\n")
     """
     with atomic_binary(path, mode=mode) as fh:
         fh.write(data.encode("utf-8") if isinstance(data, str) else data)

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from bulk_assign.results import Tally
-from bulk_assign.store.runfolder import write_atomic
+from bulk_assign.store.runfolder import STATUS_JSON, write_atomic
 from bulk_assign.timestamps import iso, utc_now
 
-STATUS: Final = "status.json"
+STATUS: Final = STATUS_JSON
 #: status.json is rewritten at most this often while rows finish.
 EVERY_SECONDS: Final = 2.0
 
