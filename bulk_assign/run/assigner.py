@@ -26,14 +26,14 @@ from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from bulk_assign.api.client import request_id
-from bulk_assign.api.retry import Kind, classify, error_code, error_message, is_retryable, retrying
+from bulk_assign.api.retry import Kind, classify, error_code, error_message
 from bulk_assign.check.owners import current_owner, has_changed, owned_by
 from bulk_assign.check.owners import skipped as owner_changed
 from bulk_assign.quota.budget import WriteClaim
 from bulk_assign.quota.flight import Outgoing
 from bulk_assign.report.privacy import scrub
 from bulk_assign.results import CallCounts, Contact, Job, RowOutcome, Status
-from bulk_assign.run.guard import RunGuard
+from bulk_assign.run.guard import RunGuard, with_retries
 from bulk_assign.run.outage import is_outage_failure
 from bulk_assign.settings import RunSettings
 from bulk_assign.stops import RunStopping, StopReason
@@ -171,28 +171,20 @@ class RowAssigner:
         else:
             row.not_undoable_reason = "pre-read off (--no-snapshot): previous owner unknown"
         try:
-            for attempt in retrying(max_attempts=self._settings.max_attempts,
-                                    stop_event=self._guard.event,
-                                    at_once=row.goes_again_at_once):
-                with attempt:
-                    done = self._write_once(row)
-                    if done is not None:
-                        return done
+            return with_retries(self._guard, partial(self._write_once, row),
+                                max_attempts=self._settings.max_attempts,
+                                at_once=row.goes_again_at_once)
         except RunStopping:
             raise
         except Exception as exc:
-            if self._guard.stopping and is_retryable(exc):
-                raise RunStopping from exc  # cut short by the stop, not failed for good
             if is_outage_failure(exc) and self._guard.outage_holds():
                 raise  # the outage's failure, not the row's: `assign` skips or waits
             if row.ambiguous and self._landed_after_all(row):
                 return _already_owned(row, at=self._now_iso())
             return _failed(row, exc, at=self._now_iso())
-        raise RunStopping  # the retries ended because the run is stopping
 
-    def _write_once(self, row: _Row) -> RowOutcome | None:
+    def _write_once(self, row: _Row) -> RowOutcome:
         job = row.job
-        self._guard.check()
         if row.ambiguous:
             if owned_by(self.read_owner(job), job.assignee):
                 return _already_owned(row, at=self._now_iso())
@@ -258,23 +250,20 @@ class RowAssigner:
         self._prefetched[job.row] = self.read_owner(job, max_attempts=max_attempts)
 
     def read_owner(self, job: Job, *, max_attempts: int | None = None) -> Contact | None:
-        for attempt in retrying(max_attempts=max_attempts or self._settings.max_attempts,
-                                stop_event=self._guard.event):
-            with attempt:
-                self._guard.check()
-                try:
-                    response = self._client.get_opportunity(
-                        Catalog=job.catalog, Identifier=job.identifier
-                    )
-                except RunStopping:
-                    raise
-                except Exception as exc:
-                    self._call_failed(exc, job, write=False)
-                    raise
-                self._answered()
-                team = response.get("OpportunityTeam") or []
-                return current_owner([dict(m) for m in team])
-        raise RunStopping
+        return with_retries(self._guard, partial(self._read_once, job),
+                            max_attempts=max_attempts or self._settings.max_attempts)
+
+    def _read_once(self, job: Job) -> Contact | None:
+        try:
+            response = self._client.get_opportunity(Catalog=job.catalog, Identifier=job.identifier)
+        except RunStopping:
+            raise
+        except Exception as exc:
+            self._call_failed(exc, job, write=False)
+            raise
+        self._answered()
+        team = response.get("OpportunityTeam") or []
+        return current_owner([dict(m) for m in team])
 
     def _call_failed(self, exc: BaseException, job: Job, *, write: bool) -> None:
         kind = classify(exc)

@@ -25,8 +25,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
-from bulk_assign.api.retry import ACCESS_DENIED_CODES, error_code
+from bulk_assign.api.retry import ACCESS_DENIED_CODES, error_code, is_retryable, retrying
 from bulk_assign.results import (
     IN_PLACE,
     UNREACHABLE,
@@ -277,3 +278,30 @@ def _outage_fix(kind: str, next_step: str) -> str:
 
 def _listed(counts: Counter[str]) -> str:
     return ", ".join(f"{n} {code}" for code, n in counts.most_common(3))
+
+
+T = TypeVar("T")
+
+
+def with_retries(guard: RunGuard, call: Callable[[], T], *, max_attempts: int,
+                 at_once: Callable[[], bool] = lambda: False) -> T:
+    """`call` under the retry policy (api/retry.py), for as long as the run goes on: the one
+    retry-and-stop wrapper of the row's writes, its reads and the paced reads.
+
+    Raises RunStopping when the run stops before or between attempts, or when a retryable
+    failure was cut short by the stop; otherwise the last attempt's exception (an outage's
+    failure included: `guard.outage_holds` tells the caller whose it is).
+    """
+    try:
+        for attempt in retrying(max_attempts=max_attempts, stop_event=guard.event,
+                                at_once=at_once):
+            with attempt:
+                guard.check()
+                return call()
+    except RunStopping:
+        raise
+    except Exception as exc:
+        if guard.stopping and is_retryable(exc):
+            raise RunStopping from exc  # cut short by the stop, not failed for good
+        raise
+    raise RunStopping  # the retries ended because the run is stopping

@@ -14,14 +14,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from bulk_assign.api.client import Turn, paced
-from bulk_assign.api.retry import Kind, classify, is_retryable, retrying
+from bulk_assign.api.retry import Kind, classify
 from bulk_assign.quota.budget import local_time
 from bulk_assign.quota.pacer import Clock, TokenBucket
 from bulk_assign.results import CallCounts
-from bulk_assign.run.guard import RunGuard
+from bulk_assign.run.guard import RunGuard, with_retries
 from bulk_assign.run.outage import is_outage_failure
 from bulk_assign.settings import default
 from bulk_assign.stops import RunStopping
@@ -92,33 +93,30 @@ class PacedReader:
     def _call(self, call: Callable[[], dict[str, Any]], *,
               max_attempts: int | None = None) -> dict[str, Any]:
         try:
-            for attempt in retrying(max_attempts=max_attempts or self._max_attempts,
-                                    stop_event=self.guard.event):
-                with attempt:
-                    self.guard.check()
-                    try:
-                        answer = call()
-                    except RunStopping:
-                        raise
-                    except Exception as exc:
-                        self._failed(exc)
-                        raise
-                    self.guard.call_answered()
-                    with self._lock:
-                        self._last_success = self._clock()
-                        held, self._held = self._held, False
-                    if held:
-                        self.on_wait(None)
-                    return answer
+            return with_retries(self.guard, partial(self._once, call),
+                                max_attempts=max_attempts or self._max_attempts)
         except RunStopping:
             raise
         except Exception as exc:
-            if self.guard.stopping and is_retryable(exc):
-                raise RunStopping from exc  # cut short by the stop, not failed for good
             if is_outage_failure(exc) and self.guard.outage_holds():
                 raise RunStopping from exc  # the outage's failure, not the opportunity's
             raise
-        raise RunStopping  # the retries ended because the run is stopping
+
+    def _once(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        try:
+            answer = call()
+        except RunStopping:
+            raise
+        except Exception as exc:
+            self._failed(exc)
+            raise
+        self.guard.call_answered()
+        with self._lock:
+            self._last_success = self._clock()
+            held, self._held = self._held, False
+        if held:
+            self.on_wait(None)
+        return answer
 
     def _failed(self, exc: BaseException) -> None:
         kind = classify(exc)
