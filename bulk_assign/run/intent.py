@@ -19,11 +19,11 @@ from bulk_assign.check.validator import Validation, validate
 from bulk_assign.errors import UsageError
 from bulk_assign.report.files import RESULT_COLUMNS
 from bulk_assign.results import HIDDEN_ROW, IN_PLACE, Job, Status
-from bulk_assign.run.plan import journal_state, recorded_settings, validated
+from bulk_assign.run.plan import input_unchanged, journal_state, recorded_settings, validated
 from bulk_assign.settings import RunSettings
 from bulk_assign.sheet.reader import read_table
 from bulk_assign.sheet.table import InputTable
-from bulk_assign.store.runfolder import JOURNAL, RESULTS_CSV, read_record, sha256_of
+from bulk_assign.store.runfolder import JOURNAL, RESULTS_CSV, read_record
 
 RESULTS: Final = RESULTS_CSV
 #: Statuses of rows the run meant to send (a hidden row left out on purpose is not one).
@@ -63,10 +63,7 @@ def load_intent(run_dir: Path, *, profile: str | None = None,
                 endpoint_url: str | None = None) -> RunIntent:
     """The run's settings (with the given overrides) and every row it meant to send."""
     record = read_record(run_dir)
-    settings = recorded_settings(run_dir, record)
-    overrides = {k: v for k, v in (("profile", profile), ("endpoint_url", endpoint_url))
-                 if v is not None}
-    settings = settings.replace(**overrides)
+    settings = recorded_settings(run_dir, record, profile=profile, endpoint_url=endpoint_url)
     started = (run_dir / JOURNAL).exists() or (run_dir / RESULTS).exists()
     if not started:
         return RunIntent(settings=settings, rows=[], started=False)
@@ -90,7 +87,7 @@ def _rows_of(run_dir: Path, settings: RunSettings, record: dict[str, object]
     if results.exists():
         return _from_results(results, settings)
     path = settings.input_path
-    if not path.is_file() or sha256_of(path) != record.get("input_sha256"):
+    if not input_unchanged(path, record.get("input_sha256")):
         raise UsageError(
             f"{run_dir}: has no {RESULTS} (the run was stopped before it wrote one) and its "
             f"input {path} is gone or changed since; put the input back as it was, or "

@@ -74,15 +74,12 @@ def plan_resume(run_dir: Path, *, profile: str | None = None,
     input, a damaged run.json or journal, and a journal that lost undo records.
     """
     record = read_record(run_dir)
-    settings = recorded_settings(run_dir, record)
+    settings = recorded_settings(run_dir, record, profile=profile, endpoint_url=endpoint_url)
     if settings.dry_run:
         raise UsageError(
             f"{run_dir}: is a dry run; a dry run is never resumed into real writes. Start the "
             f"real run with `bulk-assign run {settings.input_path} --catalog {settings.catalog}`."
         )
-    overrides = {k: v for k, v in (("profile", profile), ("endpoint_url", endpoint_url))
-                 if v is not None and v != getattr(settings, k)}
-    settings = settings.replace(**overrides)
     digest = unchanged_input(settings.input_path, record["input_sha256"])
     validation = validated(settings)
     valid = validation.valid_rows()
@@ -94,21 +91,32 @@ def plan_resume(run_dir: Path, *, profile: str | None = None,
     plan = RunPlan(
         command="resume", settings=settings, validation=validation, input_sha256=digest,
         rows=valid[~valid.isin(list(final))], earlier=earlier, sent_before=sent_before,
-        overrides={k: (str(record["settings"].get(k)), str(v)) for k, v in overrides.items()},
+        overrides={k: (str(record["settings"].get(k)), str(getattr(settings, k)))
+                   for k in ("profile", "endpoint_url")
+                   if getattr(settings, k) != record["settings"].get(k)},
     )
     return plan, record
 
 
-def recorded_settings(run_dir: Path, record: dict[str, Any]) -> RunSettings:
-    """The settings run.json recorded, or UsageError when they are damaged."""
+def recorded_settings(run_dir: Path, record: dict[str, Any], *, profile: str | None = None,
+                      endpoint_url: str | None = None) -> RunSettings:
+    """The settings run.json recorded, with the only two a later command may change (the
+    profile and the endpoint: resume, verify, status), or UsageError when they are damaged."""
+    overrides = {k: v for k, v in (("profile", profile), ("endpoint_url", endpoint_url))
+                 if v is not None}
     try:
         settings = RunSettings.from_json(record["settings"])
-        return settings.replace(input_path=Path(record["input"]), out_dir=run_dir)
+        return settings.replace(input_path=Path(record["input"]), out_dir=run_dir, **overrides)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UsageError(
             f"{run_dir / RUN_RECORD}: the run's settings are damaged ({exc}); start a new run "
             "with the same input (rows already in place come out UNCHANGED, no write spent)."
         ) from None
+
+
+def input_unchanged(path: Path, recorded: object) -> bool:
+    """Whether the run's input is still there as the run read it (run.json's sha256)."""
+    return path.is_file() and sha256_of(path) == recorded
 
 
 def unchanged_input(path: Path, recorded: object) -> str:
