@@ -68,7 +68,8 @@ def _resume(run_dir: Path, *, profile: str | None, endpoint_url: str | None, yes
           f"({len(plan.sent_before)} of them re-read first: a write may have landed).",
           file=stdout)
     share = observe_share(plan, may_call=may_ask(plan.settings, yes, stdin))
-    show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout, share=share)
+    show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout, share=share,
+                          now=started)
     return execute(plan, run_dir, client=client_for(plan.settings), record=record,
                    started=started, now=now, quiet=quiet, stdout=stdout, share=share)
 

@@ -87,7 +87,8 @@ def run_command(
         raise
     check_out_dir(settings.out_dir)
     share = observe_share(plan, may_call=not settings.dry_run and may_ask(settings, yes, stdin))
-    show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout, share=share)
+    show_plan_and_confirm(plan, yes=yes, stdin=stdin, stdout=stdout, share=share,
+                          now=started)
     client = client_for(settings)  # a bad profile: exit 2 before any folder is made
     folder = prepare_run_dir(settings.out_dir, settings.input_path, started)
     with hold_run_folder(folder, command="run", new_run=True) as held:
@@ -162,13 +163,13 @@ def client_for(settings: RunSettings) -> PartnerCentralSellingAPIClient:
 
 
 def show_plan_and_confirm(plan: RunPlan, *, yes: bool, stdin: TextIO, stdout: TextIO,
-                          share: SharePlan) -> None:
+                          share: SharePlan, now: datetime | None = None) -> None:
     """Print the plan; `--catalog AWS` is production: the user types the row count back, or
     passes --yes. The plan and the question go to the terminal (stderr), so a redirected
     stdout never hides a question."""
     rows, settings = plan.count, plan.settings
     asks = settings.catalog == "AWS" and not yes and rows > 0 and not settings.dry_run
-    print(plan_text(plan) + "\n" + share.text(plan.count, wait=settings.wait),
+    print(plan_text(plan, now=now) + "\n" + share.text(plan.count, wait=settings.wait),
           file=sys.stderr if asks else stdout, flush=True)
     if not asks:
         return
@@ -275,7 +276,7 @@ def execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPIClie
 
     The signal handler is in place before the first file of the invocation is written: a
     SIGTERM or SIGHUP from then on stops the run with every file written (rows SKIPPED)."""
-    guard = run_guard(plan.settings, endpoint=str(client.meta.endpoint_url))
+    guard = run_guard(plan.settings, endpoint=str(client.meta.endpoint_url), now=now)
     with stop_on_signals(guard, stdout=stdout):
         return _execute(plan, folder, client=client, guard=guard, record=record,
                         started=started, now=now, quiet=quiet, stdout=stdout, share=share)
@@ -292,7 +293,7 @@ def _execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPICli
     journal = Journal(folder / JOURNAL)
     with run_log(folder), precise_scheduling(), progress_bar(plan.count, quiet=quiet) as bar:
         runner = Runner(settings, client, journal, guard=guard, sent_before=plan.sent_before,
-                        listener=ProgressListener(bar), share=share)
+                        listener=ProgressListener(bar), share=share, now=now)
         report = runner.run(plan.jobs())
     journal.close()
     outcomes = {**plan.earlier, **report.outcomes}

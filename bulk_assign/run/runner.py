@@ -131,7 +131,7 @@ class Runner:
                                        explicit=self.share.explicit,
                                        others_seen=self.share.others.per_second > 0, clock=clock)
         self.status = StatusFile(journal.path.parent / STATUS, pace=lambda: self.pacer.write_rate,
-                                 tally=self.tally)
+                                 tally=self.tally, now=now)
         # A gate handed in (tests) comes with its own listener.
         self.gate = gate or make_gate(settings, guard=self.guard, journal_path=journal.path,
                                       now=now, listener=self)

@@ -30,8 +30,10 @@ class StatusFile:
     """The run's side of `status`: a small JSON file, replaced atomically. Never raises."""
 
     def __init__(self, path: Path, *, pace: Callable[[], float], tally: Tally,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], datetime] = utc_now) -> None:
         self.path = path
+        self._now = now
         self._pace = pace
         #: The run's counts (results.Tally): read, not kept here.
         self._tally = tally
@@ -39,7 +41,7 @@ class StatusFile:
         self._lock = threading.Lock()
         self._last = float("-inf")
         self._facts: dict[str, Any] = {"pid": os.getpid(), "state": "running",
-                                       "started_at": iso(utc_now()), "waiting": None}
+                                       "started_at": iso(now()), "waiting": None}
 
     def row_finished(self) -> None:
         self._write(force=False)
@@ -66,7 +68,7 @@ class StatusFile:
                 return
             self._last = now
             facts = {**self._facts, "ok": self._tally.ok, "finished": self._tally.finished,
-                     "updated_at": iso(utc_now()), "pace": round(self._pace(), 4)}
+                     "updated_at": iso(self._now()), "pace": round(self._pace(), 4)}
             with contextlib.suppress(OSError):  # a courtesy: the journal stays the truth
                 write_atomic(self.path, json.dumps(facts) + "\n")  # 0600, like every file
 

@@ -9,11 +9,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from functional_support import fast, generated, resume, run, settings
 
 from benchmarks.support import write_input
-from bulk_assign import timestamps
 from bulk_assign.commands import run as app
 from bulk_assign.emulator import Emulator
 from bulk_assign.quota.budget import AGE_MARGIN, DAY, local_time
@@ -66,19 +64,18 @@ def test_a_resume_whose_budget_is_spent_says_when_it_can_write_again(
 
 
 def test_waited_seconds_is_the_time_the_run_waited_not_the_workers_sum(
-    emulator: Callable[..., Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    emulator: Callable[..., Emulator], tmp_path: Path
 ) -> None:
     """The window opens 2 s after the run starts (the run's clock is shifted so that a window
     of whole minutes opens then): six rows wait together, the run waits about 2 s."""
     real = datetime.now(UTC)
     opens = real.replace(second=0, microsecond=0) + timedelta(hours=1)
     shift = opens - timedelta(seconds=2) - real
-    monkeypatch.setattr(timestamps, "utc_now", lambda: datetime.now(UTC) + shift)
     emu = emulator(generated(10), **fast())
     source = write_input(tmp_path / "in.csv", 6)
     started = time.monotonic()
     result = run(settings(source, emu.url, tmp_path / "run", window=_window(opens),
-                          share=1.0, pre_read=False))
+                          share=1.0, pre_read=False), now=lambda: datetime.now(UTC) + shift)
     took = time.monotonic() - started
     assert result.code == 0, result.stdout
     summary = json.loads((result.folder / "summary.json").read_text(encoding="utf-8"))
