@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
 
 
-
-
 def make_client(settings: RunSettings, *, pool_size: int) -> PartnerCentralSellingAPIClient:
     """Build the shared client from the standard credential chain.
 

@@ -1,7 +1,8 @@
 """The `export` command (and the export step of `transfer`): plan, progress, exit code.
 
-The core (listing, reading, the partial file, the sheet) is `export.py`; this module talks to
-the user: the plan line, the progress bar, what to do after a stop.
+The core is `run/exporter.py` (listing, reading, the partial file, the sheet) and
+`run/export_rows.py` (filters, an opportunity's facts); this module talks to the user: the
+plan line, the progress bar, what to do after a stop.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The `preview` command: validate like `run`, read every valid row's owner, write the sign-off
 files; the plan line, the progress bar, what to do after a stop, and the exit code.
 
-The core is `preview.py`, the files `preview_book.py`. The folder defaults to
+The reads are `run/preview.py`'s, the verdicts `check/verdicts.py`'s, the files
+`report/preview_book.py`'s. The folder defaults to
 `runs/<input stem>-preview/`, so the same command continues a stopped preview; a finished one
 is previewed afresh (every owner read again) the next time.
 """

@@ -8,17 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
-
-from bulk_assign.run.plan import plan_resume
-from bulk_assign.store.runfolder import (
-    read_record,
-)
-from bulk_assign.store.runlock import hold_run_folder
-from bulk_assign.timestamps import utc_now
-
-if TYPE_CHECKING:
-    pass
+from typing import TextIO
 
 from bulk_assign.commands.run import (
     client_for,
@@ -28,6 +18,12 @@ from bulk_assign.commands.run import (
     show_plan_and_confirm,
     with_preview,
 )
+from bulk_assign.run.plan import plan_resume
+from bulk_assign.store.runfolder import (
+    read_record,
+)
+from bulk_assign.store.runlock import hold_run_folder
+from bulk_assign.timestamps import utc_now
 
 Clock = Callable[[], datetime]
 
@@ -72,5 +68,3 @@ def _resume(run_dir: Path, *, profile: str | None, endpoint_url: str | None, yes
                           now=started)
     return execute(plan, run_dir, client=client_for(plan.settings), record=record,
                    started=started, now=now, quiet=quiet, stdout=stdout, share=share)
-
-

@@ -138,7 +138,6 @@ def observe_share(plan: RunPlan, *, may_call: bool) -> SharePlan:
     settings = plan.settings
     others = OtherWriters(settings.lookback_seconds, not_looked=_not_looked(settings, plan.count))
     if may_call and plan.count and settings.lookback_seconds > 0 and settings.share is None:
-
         others = look_back(make_client(settings, pool_size=1), catalog=settings.catalog,
                            lookback_seconds=settings.lookback_seconds,
                            ours=our_identifiers(plan), read_tps=settings.read_tps)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from bulk_assign import __version__
 from bulk_assign.check import hidden
@@ -26,9 +26,6 @@ from bulk_assign.store.runfolder import (
 )
 from bulk_assign.store.runlock import prepare_run_dir
 from bulk_assign.timestamps import iso, utc_now
-
-if TYPE_CHECKING:
-    pass
 
 Clock = Callable[[], datetime]
 
@@ -100,5 +97,3 @@ def validate_command(
         print(line, file=stdout)
     print(f"\nRun folder: {folder}", file=stdout)
     return exit_code_for(summary)
-
-

@@ -139,8 +139,8 @@ class TokenBucket:
     - `depart()`, once signed: waits for the slot itself, and for one interval after the call
       before it actually left; that departure is what the next interval counts from. Given
       `leaving`, it calls it before that last wait (the write's journal line and its place in
-      the budget: runner.py), and from then on the call leaves even if the run stops: what
-      `leaving` recorded must be what happened.
+      the budget: RowAssigner._leaves via quota/flight.py), and from then on the call leaves
+      even if the run stops: what `leaving` recorded must be what happened.
 
     `acquire()` does both at once. Each returns the `Departure` (None if the run stops first);
     after a throttle, `Departure.retry_at_once()` may let the refused call go again at once,

@@ -111,7 +111,7 @@ class RowAssigner:
         self._prefetched: dict[int, Contact | None] = {}
         #: The write gate (budget.py): may wait, or raise RunStopping.
         self._before_write = before_write
-        #: What the pacing hook does the moment this thread's write leaves (runner.py).
+        #: What the pacing hook does the moment this thread's write leaves (quota/flight.py).
         self._outgoing = outgoing or Outgoing()
         #: An answer ended an outage the run was waiting out (the bar and status.json).
         self._on_outage_over = on_outage_over

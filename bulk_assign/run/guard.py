@@ -272,7 +272,8 @@ def _outage_fix(kind: str, next_step: str) -> str:
     check = ("Check the network, VPN and proxy, and --endpoint-url / --region" if
              kind == UNREACHABLE else "The service answers 5xx: check the AWS Health Dashboard")
     if next_step == "resume":
-        return f"{check}; then resume (add --wait to a run to wait out an outage instead)"
+        then = "; then resume" if kind == UNREACHABLE else ", then resume later"
+        return f"{check}{then} (add --wait to a run to wait out an outage instead)"
     return f"{check}; then {next_step}"
 
 

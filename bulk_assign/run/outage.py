@@ -29,7 +29,6 @@ MIN_FAILURES: Final = 6
 MAX_PAUSE: Final = 300.0
 
 
-
 def is_outage_failure(exc: BaseException) -> bool:
     """A failure that says nothing about the row: transport, or a 5xx answer."""
     kind = classify(exc)

@@ -2,7 +2,7 @@
 
 `run` plans every valid row of the sheet; `resume` reads the run folder (run.json, the
 journal) and plans the rows without a final outcome. Both hand the same RunPlan to
-`app.execute`.
+`commands.run.execute`.
 """
 
 from __future__ import annotations

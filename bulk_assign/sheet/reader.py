@@ -3,7 +3,7 @@
 Every cell stays text: no NaN for "NA" or "NULL", no float for a phone number. Rows keep the
 number an analyst sees in Excel (the header is row 1), so every message can point at a row.
 This module checks the file and sends it to the CSV or the Excel reader by its first bytes;
-`sheet_table` holds the `InputTable` both of them build.
+`table.py` holds the `InputTable` both of them build.
 """
 
 from __future__ import annotations

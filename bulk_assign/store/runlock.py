@@ -92,7 +92,7 @@ def lend_run_folder(held: HeldRunFolder, *, to: str) -> Iterator[None]:
         with hold_run_folder(folder, command="transfer") as held:
             export_into(folder)
             with lend_run_folder(held, to="run"):
-                app.run_command(settings)  # its hold_run_folder(folder) gets `held`
+                run_cmd.run_command(settings)  # its hold_run_folder(folder) gets `held`
     """
     token = _LENT.set((held, to))
     try:
