@@ -7,14 +7,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers_excel import set_cached_values, workbook
-from helpers_files import GOOD, HEADER, row, run_validate, write_csv
 
 from bulk_assign import hidden, reader
 from bulk_assign.errors import InputError, UsageError
 from bulk_assign.excel_marks import scan_sheet
 from bulk_assign.reader import read_table
 from bulk_assign.validator import validate
+from tests.support.inputs import GOOD, HEADER, row, write_csv
+from tests.support.runs import run_validate
+from tests.support.workbooks import set_cached_values, workbook
 
 TERRITORY = [*HEADER, "Territory"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers_files import HEADER, SAMPLES, row, write_csv
 
 from bulk_assign.cli import _catalog
 from bulk_assign.reader import read_table
 from bulk_assign.results import Contact
 from bulk_assign.rules import canonical_catalog
 from bulk_assign.validator import CODES, UNCALCULATED_FORMULA, Validation, validate
+from tests.support.inputs import HEADER, SAMPLES, row, write_csv
 
 CAT_HEADER = [*HEADER, "Catalog"]
 

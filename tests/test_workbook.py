@@ -14,7 +14,6 @@ from typing import Any
 import openpyxl
 import pandas as pd
 import pytest
-from helpers_files import HEADER, row, write_csv, write_xlsx
 
 from bulk_assign import cli
 from bulk_assign.app import validate_command
@@ -34,6 +33,7 @@ from bulk_assign.workbook import (
     write_table_workbook,
     write_workbook,
 )
+from tests.support.inputs import HEADER, row, write_csv, write_xlsx
 
 #: Cells that a spreadsheet would run, convert or choke on, each in its own row's Notes.
 HOSTILE = [

@@ -12,16 +12,6 @@ from typing import Any
 import boto3
 import openpyxl
 import pytest
-from functional_support import (
-    applied_writes,
-    calls,
-    fast,
-    generated,
-    owners,
-    read_csv,
-    run,
-    settings,
-)
 
 from bulk_assign import cli
 from bulk_assign.emulator import Emulator
@@ -32,6 +22,10 @@ from bulk_assign.results import Contact
 from bulk_assign.transfer import transfer_command
 from bulk_assign.validator import validate
 from bulk_assign.verify import verify_command
+from tests.support.calls import applied_writes, calls, owners
+from tests.support.emulators import fast, generated
+from tests.support.outputs import read_csv
+from tests.support.runs import run, settings
 
 N = 60
 

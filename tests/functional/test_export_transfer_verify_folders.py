@@ -14,17 +14,6 @@ from typing import Any
 import boto3
 import openpyxl
 import pytest
-from functional_support import (
-    applied_writes,
-    calls,
-    fast,
-    generated,
-    owners,
-    read_csv,
-    run,
-    settings,
-    tool_process,
-)
 
 from bulk_assign import app, cli, verify
 from bulk_assign.cells import unescape
@@ -35,6 +24,10 @@ from bulk_assign.results import Contact
 from bulk_assign.runlock import hold_run_folder, lock_holder
 from bulk_assign.transfer import transfer_command
 from bulk_assign.verify import verify_command
+from tests.support.calls import applied_writes, calls, owners
+from tests.support.emulators import fast, generated
+from tests.support.outputs import read_csv
+from tests.support.runs import run, settings, tool_process
 
 GREEN, RED = "C6EFCE", "FFC7CE"
 

@@ -8,25 +8,13 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from functional_support import (
-    applied_writes,
-    calls,
-    fast,
-    generated,
-    input_rows,
-    journal_outcomes,
-    owners,
-    read_results,
-    resume,
-    run,
-    settings,
-    tool_process,
-    wait_until,
-    wanted_owners,
-)
-
-from benchmarks.support import write_input
 from bulk_assign.emulator import Emulator
+from tests.support.calls import applied_writes, calls, owners
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.journals import journal_outcomes
+from tests.support.outputs import input_rows, read_results, wanted_owners
+from tests.support.runs import resume, run, settings, tool_process, wait_until
 
 
 def assert_file_applied_once(emu: Emulator, source: Path) -> None:

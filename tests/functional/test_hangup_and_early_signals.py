@@ -11,23 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from functional_support import (
-    applied_writes,
-    fast,
-    generated,
-    journal_outcomes,
-    read_csv,
-    read_results,
-    resume,
-    run,
-    settings,
-    tool_process,
-    wait_until,
-    wanted_owners,
-)
 
-from benchmarks.support import write_input
 from bulk_assign.emulator import Emulator
+from tests.support.calls import applied_writes
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.journals import journal_outcomes
+from tests.support.outputs import read_csv, read_results, wanted_owners
+from tests.support.runs import resume, run, settings, tool_process, wait_until
 
 
 def _wait(proc: subprocess.Popen[bytes], *, timeout: float = 30) -> int:

@@ -12,24 +12,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from functional_support import (
-    applied_writes,
-    fast,
-    generated,
-    owners,
-    read_csv,
-    read_results,
-    run,
-    settings,
-    wanted_owners,
-)
 from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from benchmarks.support import write_input
 from bulk_assign import cli
 from bulk_assign.emulator import Emulator, EmulatorConfig
+from tests.support.calls import applied_writes, owners
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.outputs import read_csv, read_results, wanted_owners
+from tests.support.runs import run, settings
 
 ROWS = 10
 

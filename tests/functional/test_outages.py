@@ -16,23 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functional_support import (
-    Run,
-    applied_writes,
-    calls,
-    fast,
-    generated,
-    owners,
-    read_results,
-    resume,
-    run,
-    settings,
-    wait_until,
-    wanted_owners,
-)
 
-from benchmarks.support import write_input
 from bulk_assign.emulator import Emulator
+from tests.support.calls import applied_writes, calls, owners
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.outputs import read_results, wanted_owners
+from tests.support.runs import Run, resume, run, settings, wait_until
 
 #: Short thresholds so that no test waits long: an outage after 1 s without an answer.
 OUTAGE = 1.0

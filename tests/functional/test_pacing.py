@@ -18,12 +18,14 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from functional_support import applied_writes, calls, fast, generated, run, settings
 
-from benchmarks.support import emulator_process, state, write_figures, write_input
 from bulk_assign.client import Turn, paced
 from bulk_assign.emulator import Emulator
 from bulk_assign.pacer import PACE_MARGIN, PACE_MARGIN_SECONDS, SIGN_LEAD, TokenBucket
+from tests.support.calls import applied_writes, calls, write_figures
+from tests.support.emulators import emulator_process, fast, generated, state
+from tests.support.inputs import write_input
+from tests.support.runs import run, settings
 
 RATE = 20.0
 

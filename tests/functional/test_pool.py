@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functional_support import applied_writes, fast, generated, resume, run, settings
 
-from benchmarks.support import write_input
 from bulk_assign.emulator import Emulator
 from bulk_assign.emulator.service import Reply, Service
 from bulk_assign.journal import Journal
 from bulk_assign.results import RowOutcome
+from tests.support.calls import applied_writes
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.runs import resume, run, settings
 
 
 def test_a_journal_that_cannot_be_written_aborts_the_run_and_loses_no_row(

@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functional_support import ROOT, fast, generated, read_results, run, settings
 
-from benchmarks.support import write_input
 from bulk_assign import cli
 from bulk_assign.emulator import Emulator
+from tests.support.emulators import fast, generated
+from tests.support.env import ROOT
+from tests.support.inputs import write_input
+from tests.support.outputs import read_results
+from tests.support.runs import run, settings
 
 ROWS = 16
 

@@ -14,26 +14,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from functional_support import (
-    applied_writes,
-    fast,
-    generated,
-    journal_outcomes,
-    owners,
-    read_results,
-    resume,
-    run,
-    settings,
-    tool_process,
-    wait_until,
-    wanted_owners,
-)
 
-from benchmarks.support import write_input
 from bulk_assign import app
 from bulk_assign.emulator import Emulator
 from bulk_assign.errors import UsageError
 from bulk_assign.runlock import LOCK_FILE, lock_holder
+from tests.support.calls import applied_writes, owners
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.journals import journal_outcomes
+from tests.support.outputs import read_results, wanted_owners
+from tests.support.runs import resume, run, settings, tool_process, wait_until
 
 ROWS = 80
 PACE = 10  # writes/s: the resume below stays in flight for several seconds

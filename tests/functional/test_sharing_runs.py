@@ -13,23 +13,15 @@ from pathlib import Path
 
 import boto3
 import pytest
-from functional_support import (
-    KEY,
-    SECRET,
-    calls,
-    fast,
-    generated,
-    read_results,
-    resume,
-    run,
-    settings,
-    tool_process,
-    wait_until,
-)
 
-from benchmarks.support import write_input
 from bulk_assign.emulator import Emulator
 from bulk_assign.status import status_command
+from tests.support.calls import calls
+from tests.support.emulators import fast, generated
+from tests.support.env import KEY, SECRET
+from tests.support.inputs import write_input
+from tests.support.outputs import read_results
+from tests.support.runs import resume, run, settings, tool_process, wait_until
 
 
 def _summary(folder: Path) -> dict[str, object]:

@@ -11,21 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functional_support import (
-    DEMO_INPUT,
-    Run,
-    calls,
-    fast,
-    generated,
-    read_csv,
-    run,
-    settings,
-)
 
-from benchmarks.support import write_input
 from bulk_assign import app
 from bulk_assign.emulator import Emulator, EmulatorConfig
 from bulk_assign.emulator.errors import ApiError
+from tests.support.calls import calls
+from tests.support.emulators import fast, generated
+from tests.support.inputs import DEMO_INPUT, write_input
+from tests.support.outputs import read_csv
+from tests.support.runs import Run, run, settings
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,16 @@
-"""Helpers for the emulator's functional tests: clients and raw (signed or not) requests."""
+"""Starting the emulator, and talking to it: boto3 clients, raw (signed or not) requests, its
+control endpoints. Every emulator listens on a port the OS picks (port 0): tests run in
+parallel (pytest-xdist) without ever sharing one."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -12,6 +18,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+
+from bulk_assign.emulator import Emulator, EmulatorConfig, generate_seed
 
 CONTENT_TYPE = "application/x-amz-json-1.0"
 TARGET = "AWSPartnerCentralSelling."
@@ -23,6 +31,57 @@ ASSIGNEE = {
     "LastName": "Silva",
     "BusinessTitle": "PartnerAccountManager",
 }
+
+
+def fast(**overrides: Any) -> dict[str, Any]:
+    """No per-second quota (daily caps still apply): a test that is not about pacing is
+    neither slowed nor made flaky by a throttle that scheduling jitter caused."""
+    config: dict[str, Any] = {"write_rate": None, "read_rate": None}
+    config.update(overrides)
+    return config
+
+
+def generated(n: int, **kwargs: Any) -> dict[str, Any]:
+    """The emulator's generated seed of `n` opportunities (O1000000...), see `write_input`."""
+    return generate_seed(n, **kwargs)
+
+
+@contextmanager
+def running_emulator(seed: Any, **config: Any) -> Iterator[Emulator]:
+    """An in-process emulator on a free port, stopped after the block (the `emulator` fixture
+    does the same for a whole test)."""
+    with Emulator(EmulatorConfig(**config), seed=seed) as emu:
+        yield emu
+
+
+@contextmanager
+def emulator_process(*options: str) -> Iterator[str]:
+    """`python -m bulk_assign.emulator --port 0 OPTIONS` in its own process (its own core, as
+    AWS would be); yields its URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bulk_assign.emulator", "--port", "0", *options],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        if "http://" not in first:
+            detail = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"emulator did not start: {first}{detail}")
+        yield first.strip().split()[-1]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def state(url: str) -> dict[str, Any]:
+    """The emulator's state (owners, call log, faults) over HTTP: for one in another process."""
+    data: dict[str, Any] = get_json(f"{url}/_emulator/state")
+    return data
 
 
 def make_client(
