@@ -78,6 +78,9 @@ def test_slow_answer_beyond_read_timeout(emulator: Callable[..., Emulator]) -> N
     assert emu.state()["calls"][-1]["outcome"] == "slow"
 
 
+#: Measures the emulator's latency on the wall clock: run alone (`make test`'s pacing step), where
+#: a parallel test's load cannot stretch a call's own overhead past the 0.2 s bound.
+@pytest.mark.pacing
 def test_latency_is_added_after_the_quota_decision(emulator: Callable[..., Emulator]) -> None:
     emu = emulator(quotas=False, latency_ms=80, jitter_ms=20)
     client = make_client(emu.url)

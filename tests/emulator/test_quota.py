@@ -85,6 +85,9 @@ def hammer(url: str, seconds: float, threads: int = 8) -> None:
         thread.join()
 
 
+#: Measures the emulator's bucket on the wall clock: run alone (`make test`'s pacing step), where
+#: 8 client threads reliably outrun 20 writes/s.
+@pytest.mark.pacing
 def test_write_rate_is_enforced_over_http(emulator: Callable[..., Emulator]) -> None:
     rate, burst = 20.0, 1
     emu = emulator(seed=generate_seed(10), write_rate=rate, write_burst=burst)

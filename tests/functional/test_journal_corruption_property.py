@@ -131,7 +131,10 @@ def _undo_rows(folder: Path) -> set[tuple[tuple[str, str], ...]]:
     return {tuple(sorted(r.items())) for r in read_csv(folder / "rollback.csv")}
 
 
-@hypothesis_settings(max_examples=25, deadline=None,
+#: Reproducible: `derandomize` draws the same examples from the test's own code on every run
+#: and every machine (no example database, no random seed), and a failure prints the
+#: `@reproduce_failure` line that replays it.
+@hypothesis_settings(max_examples=25, deadline=None, derandomize=True, print_blob=True,
                      suppress_health_check=[HealthCheck.too_slow,
                                             HealthCheck.function_scoped_fixture])
 @given(data=st.data(), how=st.sampled_from(sorted(CHANGES)))

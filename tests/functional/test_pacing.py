@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
 
 from bulk_assign.client import Turn, paced
@@ -26,6 +27,10 @@ from tests.support.calls import applied_writes, calls, write_figures
 from tests.support.emulators import emulator_process, fast, generated, state
 from tests.support.inputs import write_input
 from tests.support.runs import run, settings
+
+#: Every test here measures real pacing on the wall clock: `make test` runs them after the rest,
+#: one at a time (`-m pacing -p no:xdist`), so that no parallel test's load moves the figures.
+pytestmark = pytest.mark.pacing
 
 RATE = 20.0
 
@@ -55,10 +60,17 @@ def test_writes_arrive_at_the_allowed_pace(tmp_path: Path) -> None:
     gap = statistics.median(b - a for a, b in itertools.pairwise(arrivals)) * RATE
     # Below 1.0 the tool sends faster than allowed; above 1.10 it leaves quota unused (a 10%
     # pacing margin, 1.114, fails; a run whose jitter throttles cost it AIMD steps reached 1.10
-    # on this project's 2-core machines).
+    # on this project's 2-core machines). Where the bounds come from: `make bench` measures the
+    # same spacing as wall / ((N-1)/Q) = 1.023-1.024 on a quiet 2-core host and 1.027-1.032 on a
+    # noisier one (benchmarks/results/latest.md scenario 1, results/sharing.md "burst 1, CRM
+    # 0%" and its notes; the README's pacing table), and this test's own spread was 1.02-1.06
+    # at load 6-14: 1.10 sits above the whole spread, 1.114 (a 10% margin) outside it.
     assert 1.0 <= gap <= 1.10, f"median gap between writes {gap:.3f} / Q"
     pace = (figures.accepted - 1) / (figures.last - figures.first) / RATE
-    # The emulator's burst-1 bucket caps the accepted pace at Q.
+    # The emulator's burst-1 bucket caps the accepted pace at Q. The lower bound is what a
+    # loaded machine reliably achieves (0.80-0.97 of Q over two dozen runs at load 6-14, above);
+    # the benchmark's 0.5% (quiet) to 2.4% (noisier host) throttled writes (results/latest.md,
+    # README) are far inside the 15% allowed for a loaded one.
     assert 0.75 <= pace <= 1.005, f"accepted writes/s {pace * RATE:.2f}"
     assert figures.throttled_share <= 0.15, f"{figures.throttled} of {figures.writes} throttled"
 
