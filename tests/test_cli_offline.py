@@ -19,6 +19,10 @@ from tests.support.inputs import HEADER, SAMPLES, row, write_csv, write_xlsx
 from tests.support.outputs import read_results_frame
 from tests.support.runs import run_cli, run_validate
 
+#: `unusable_runs` starts every file's process side by side once for the module: one xdist worker
+#: takes the whole module (`make test` runs with `--dist loadgroup`), so it is started once.
+pytestmark = pytest.mark.xdist_group("cli-offline")
+
 
 def _missing(d: Path) -> Path:
     return d / "nowhere.csv"

@@ -23,6 +23,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+#: `corpus_runs` starts every file's process side by side once for the module: one xdist worker
+#: takes the whole module (`make test` runs with `--dist loadgroup`), so it is started once.
+pytestmark = pytest.mark.xdist_group("corpus")
+
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = ["Identifier", "Email", "FirstName", "LastName", "Phone"]
 GOOD = ["O1001", "ana@example.com", "Ana", "Silva", "+15550100199"]
