@@ -16,9 +16,14 @@ from bulk_assign.emulator import Emulator
 from tests.support.calls import applied_writes
 from tests.support.emulators import fast, generated
 from tests.support.inputs import write_input
-from tests.support.journals import journal_outcomes
 from tests.support.outputs import read_csv, read_results, wanted_owners
-from tests.support.runs import resume, run, settings, tool_process, wait_until
+from tests.support.runs import (
+    resume,
+    run,
+    run_process,
+    settings,
+    stop_once_rows_finish,
+)
 
 
 def _wait(proc: subprocess.Popen[bytes], *, timeout: float = 30) -> int:
@@ -30,13 +35,6 @@ def _wait(proc: subprocess.Popen[bytes], *, timeout: float = 30) -> int:
         raise
 
 
-def _start_run(source: Path, url: str, folder: Path, *, max_tps: str, env: dict[str, str],
-               output: Path) -> subprocess.Popen[bytes]:
-    """`bulk-assign run` in its own process, as an analyst starts it from a shell."""
-    return tool_process(["run", str(source), "--catalog", "Sandbox", "--endpoint-url", url,
-                         "--out", str(folder), "--max-tps", max_tps, "--quiet"], env, output)
-
-
 def test_sighup_mid_run_writes_every_file_and_resume_finishes(
     emulator: Callable[..., Emulator], tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
@@ -44,16 +42,9 @@ def test_sighup_mid_run_writes_every_file_and_resume_finishes(
     source = write_input(tmp_path / "in.csv", 40)
     folder = tmp_path / "run"
     output = tmp_path / "run.out"
-    proc = _start_run(source, emu.url, folder, max_tps="10", env=subprocess_env,
-                      output=output)
-    try:
-        wait_until(lambda: journal_outcomes(folder) >= 6, timeout=30,
-                   what="the run to finish some rows")
-        proc.send_signal(signal.SIGHUP)
-        code = _wait(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc = run_process(source, emu.url, folder, "--max-tps", "10", env=subprocess_env,
+                       log=output)
+    code = stop_once_rows_finish(proc, folder, rows=6, sig=signal.SIGHUP)
     text = output.read_text(encoding="utf-8", errors="replace")
     assert code == 130, text
     results = read_results(folder)
@@ -82,8 +73,8 @@ def test_sigterm_right_at_start_leaves_no_half_written_folder(
     source = write_input(tmp_path / "in.csv", 10)
     folder = tmp_path / "run"
     output = tmp_path / "run.out"
-    proc = _start_run(source, emu.url, folder, max_tps="2", env=subprocess_env,
-                      output=output)
+    proc = run_process(source, emu.url, folder, "--max-tps", "2", env=subprocess_env,
+                       log=output)
     try:
         time.sleep(delay)
         proc.send_signal(signal.SIGTERM)

@@ -24,7 +24,14 @@ from tests.support.emulators import fast, generated
 from tests.support.inputs import write_input
 from tests.support.journals import journal_outcomes
 from tests.support.outputs import read_results, wanted_owners
-from tests.support.runs import resume, run, settings, tool_process, wait_until
+from tests.support.runs import (
+    resume,
+    run,
+    run_process,
+    settings,
+    tool_process,
+    wait_until,
+)
 
 ROWS = 80
 PACE = 10  # writes/s: the resume below stays in flight for several seconds
@@ -110,9 +117,8 @@ def test_a_run_killed_with_9_is_resumed_at_once(
     source = write_input(tmp_path / "in.csv", ROWS)
     folder = tmp_path / "run"
     log = tmp_path / "run.out"
-    killed = tool_process(["run", str(source), "--catalog", "Sandbox", "--out", str(folder),
-                           "--endpoint-url", emu.url, "--max-tps", str(PACE), "--quiet"],
-                          subprocess_env, log)
+    killed = run_process(source, emu.url, folder, "--max-tps", str(PACE), env=subprocess_env,
+                         log=log)
     try:
         wait_until(lambda: journal_outcomes(folder) >= 5 or killed.poll() is not None,
                    timeout=60, what="the run's first outcomes")

@@ -21,7 +21,13 @@ from tests.support.emulators import fast, generated
 from tests.support.env import KEY, SECRET
 from tests.support.inputs import write_input
 from tests.support.outputs import read_results
-from tests.support.runs import resume, run, settings, tool_process, wait_until
+from tests.support.runs import (
+    resume,
+    run,
+    run_process,
+    settings,
+    wait_until,
+)
 
 
 def _summary(folder: Path) -> dict[str, object]:
@@ -137,9 +143,8 @@ def test_ctrl_c_while_waiting_for_the_window_exits_130_and_resume_continues(
     opens = datetime.now() + timedelta(hours=2)
     window = f"{opens:%H:%M}-{opens + timedelta(hours=1):%H:%M}"
     output = tmp_path / "run.out"
-    proc = tool_process(
-        ["run", str(source), "--catalog", "Sandbox", "--endpoint-url", emu.url, "--out",
-         str(folder), "--max-tps", "20", "--window", window, "--quiet"], subprocess_env, output)
+    proc = run_process(source, emu.url, folder, "--max-tps", "20", "--window", window,
+                       env=subprocess_env, log=output)
     try:
         wait_until(lambda: '"cause": "window"' in _read(folder / "status.json"), timeout=30,
                    what="the run to wait for its window")

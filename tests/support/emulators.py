@@ -5,6 +5,7 @@ parallel (pytest-xdist) without ever sharing one."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -76,6 +77,16 @@ def emulator_process(*options: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+@contextmanager
+def refused_url() -> Iterator[str]:
+    """A URL on 127.0.0.1 where nothing listens, for the block: its port is held (bound, never
+    listening, without SO_REUSEADDR), so connections are refused and no server of a test running
+    in parallel can take the port meanwhile (a port merely free a moment ago could be)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def state(url: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import pandas as pd
 from bulk_assign import app
 from bulk_assign.settings import RunSettings
 from tests.support.env import ROOT
+from tests.support.journals import journal_outcomes
 from tests.support.outputs import read_results, read_results_frame
 
 
@@ -74,6 +75,29 @@ def tool_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.
             [sys.executable, "-m", "bulk_assign", *args], cwd=ROOT, env=env,
             stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
         )
+
+
+def run_process(source: Path, url: str, folder: Path, *options: str, env: dict[str, str],
+                log: Path) -> subprocess.Popen[bytes]:
+    """`bulk-assign run SOURCE --catalog Sandbox` against `url` into `folder`, quiet, in its own
+    process (as an analyst starts it from a shell), for a test that signals or kills it."""
+    return tool_process(["run", str(source), "--catalog", "Sandbox", "--endpoint-url", url,
+                         "--out", str(folder), *options, "--quiet"], env, log)
+
+
+def stop_once_rows_finish(proc: subprocess.Popen[bytes], folder: Path, *, rows: int,
+                          sig: int, timeout: float = 30) -> int:
+    """Send `sig` to a running `proc` once the journal of `folder` holds `rows` outcomes;
+    returns its exit code (killed and failed if it hangs)."""
+    try:
+        wait_until(lambda: journal_outcomes(folder) >= rows, timeout=timeout,
+                   what="the run to finish some rows")
+        proc.send_signal(sig)
+        return proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
