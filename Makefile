@@ -48,11 +48,11 @@ PYTEST        := $(BIN)/pytest -q -p no:cacheprovider
 TEST_WORKERS  ?= auto
 
 test: $(STAMP)
-	$(PYTEST) -n $(TEST_WORKERS) --dist loadgroup -m "not pacing" $(ARGS)
+	$(PYTEST) -n $(TEST_WORKERS) -m "not pacing" $(ARGS)
 	$(PYTEST) -p no:xdist -m pacing $(ARGS)
 
 test-deep: $(STAMP)
-	HYPOTHESIS_PROFILE=deep $(PYTEST) -n $(TEST_WORKERS) --dist loadgroup -m "not pacing" $(ARGS)
+	HYPOTHESIS_PROFILE=deep $(PYTEST) -n $(TEST_WORKERS) -m "not pacing" $(ARGS)
 	HYPOTHESIS_PROFILE=deep $(PYTEST) -p no:xdist -m pacing $(ARGS)
 
 bench: $(STAMP)

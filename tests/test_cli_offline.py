@@ -19,10 +19,6 @@ from tests.support.inputs import HEADER, SAMPLES, row, write_csv, write_xlsx
 from tests.support.outputs import read_results_frame
 from tests.support.runs import run_cli, run_validate
 
-#: `unusable_runs` starts every file's process side by side once for the module: one xdist worker
-#: takes the whole module (`make test` runs with `--dist loadgroup`), so it is started once.
-pytestmark = pytest.mark.xdist_group("cli-offline")
-
 
 def _missing(d: Path) -> Path:
     return d / "nowhere.csv"
@@ -75,34 +71,23 @@ UNUSABLE: dict[str, tuple[Callable[[Path], Path], str]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def unusable_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path,
-                                                                               subprocess.CompletedProcess[str]]]:
-    """Every unusable input through `python -m bulk_assign validate`, run side by side."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = {}
-    for name, (make, _) in UNUSABLE.items():
-        d = tmp_path_factory.mktemp(name.replace(" ", "-"))
-        path = make(d)
-        out = d / "out"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bulk_assign", "validate", str(path), "--out", str(out)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=d, env=env,
-        )
-        started[name] = (path, out, proc)
-    done = {}
-    for name, (path, out, proc) in started.items():
-        stdout, stderr = proc.communicate(timeout=60)
-        done[name] = (path, out, subprocess.CompletedProcess(proc.args, proc.returncode,
-                                                             stdout, stderr))
-    return done
+def _validate_unusable(case: str, folder: Path
+                       ) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    """One unusable input through `python -m bulk_assign validate` in a fresh interpreter. One
+    process per test: pytest-xdist runs them side by side on every worker, and none twice."""
+    path = UNUSABLE[case][0](folder)
+    out = folder / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bulk_assign", "validate", str(path), "--out", str(out)],
+        capture_output=True, text=True, cwd=folder, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60, check=False,
+    )
+    return path, out, proc
 
 
 @pytest.mark.parametrize("case", list(UNUSABLE))
-def test_unusable_input_exit_2_one_line_naming_the_file(
-    unusable_runs: dict[str, tuple[Path, Path, subprocess.CompletedProcess[str]]], case: str
-) -> None:
-    path, out, proc = unusable_runs[case]
+def test_unusable_input_exit_2_one_line_naming_the_file(case: str, tmp_path: Path) -> None:
+    path, out, proc = _validate_unusable(case, tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()

@@ -23,10 +23,6 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-#: `corpus_runs` starts every file's process side by side once for the module: one xdist worker
-#: takes the whole module (`make test` runs with `--dist loadgroup`), so it is started once.
-pytestmark = pytest.mark.xdist_group("corpus")
-
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = ["Identifier", "Email", "FirstName", "LastName", "Phone"]
 GOOD = ["O1001", "ana@example.com", "Ana", "Silva", "+15550100199"]
@@ -205,7 +201,7 @@ def _run_counting_cpu(args: list[str], *, cwd: Path, env: dict[str, str]
                       ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run `args` to the end (killed after TIMEOUT s); returns it and the CPU seconds (user +
     system) it used. A case's bound is on that work, which tests running side by side on the
-    same cores (pytest-xdist, the fixture's own threads) do not stretch as they stretch wall
+    same cores (pytest-xdist) do not stretch as they stretch wall
     time: a quadratic parse still fails it, a busy machine no longer does."""
     with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           cwd=cwd, env=env) as proc:
@@ -225,26 +221,18 @@ def _run_counting_cpu(args: list[str], *, cwd: Path, env: dict[str, str]
     return done, usage.ru_utime + usage.ru_stime
 
 
-@pytest.fixture(scope="module")
-def corpus_runs(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> dict[str, tuple[Path, Path, subprocess.CompletedProcess[str], float]]:
-    """Every file through the CLI in a fresh interpreter, a few side by side."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
-    # Folders made here, not in the threads: pytest's tmp_path_factory is not thread-safe.
-    folders = {name: tmp_path_factory.mktemp("corpus") for name in CASES}
-
-    def one(name: str) -> tuple[Path, Path, subprocess.CompletedProcess[str], float]:
-        d = folders[name]
-        path = CASES[name].make(d)
-        out = d / "out"
-        proc, seconds = _run_counting_cpu(
-            [sys.executable, "-m", "bulk_assign", "validate", str(path), "--catalog", "Sandbox",
-             "--out", str(out)], cwd=d, env=env)
-        return path, out, proc, seconds
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip(CASES, pool.map(one, CASES), strict=True))
+def _validate_case(name: str, folder: Path
+                   ) -> tuple[Path, Path, subprocess.CompletedProcess[str], float]:
+    """A file through the CLI in a fresh interpreter; returns the file, the output folder, the
+    process and its CPU seconds. One process per test: pytest-xdist runs them side by side on
+    every worker, and none twice."""
+    path = CASES[name].make(folder)
+    out = folder / "out"
+    proc, seconds = _run_counting_cpu(
+        [sys.executable, "-m", "bulk_assign", "validate", str(path), "--catalog", "Sandbox",
+         "--out", str(out)], cwd=folder, env={**os.environ, "PYTHONPATH": str(ROOT),
+                                              "NO_COLOR": "1"})
+    return path, out, proc, seconds
 
 
 def _results(out: Path) -> list[dict[str, str]]:
@@ -254,12 +242,9 @@ def _results(out: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_corpus_file(
-    corpus_runs: dict[str, tuple[Path, Path, subprocess.CompletedProcess[str], float]],
-    name: str,
-) -> None:
+def test_corpus_file(name: str, tmp_path: Path) -> None:
     case = CASES[name]
-    path, out, proc, seconds = corpus_runs[name]
+    path, out, proc, seconds = _validate_case(name, tmp_path)
     assert "Traceback" not in proc.stderr, proc.stderr
     if case.seconds is not None:
         # CPU seconds, start-up included: the bound is generous, a hang or a quadratic parse
