@@ -20,10 +20,15 @@ from bulk_assign.emulator import Emulator, EmulatorConfig
 from tests.support.env import isolate_aws_env, tool_env
 from tests.support.outputs import assert_rollback_validates
 
+# "ci" is derandomized: every run draws the same examples (from each test's own code), so
+# `make test` passes or fails the same way every time and a failure replays as it is; "deep"
+# draws new examples on every run, to look further.
 settings.register_profile(
     "ci",
     max_examples=60,
     deadline=None,
+    derandomize=True,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.register_profile(
