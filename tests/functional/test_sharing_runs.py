@@ -8,12 +8,13 @@ import json
 import signal
 import subprocess
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 
+from bulk_assign.budget import AGE_MARGIN, DAY
 from bulk_assign.emulator import Emulator
 from bulk_assign.status import status_command
 from tests.support.calls import calls
@@ -41,17 +42,25 @@ def _status(folder: Path) -> str:
     return out.getvalue()
 
 
-def _age_the_journal(folder: Path, hours: float) -> None:
-    """As if the run's writes had left `hours` earlier: a day passes without waiting for it."""
+def _age_the_journal(folder: Path, hours: float | None = None, *,
+                     first_ages_out_in: float | None = None) -> None:
+    """As if the run's writes had left `hours` earlier: a day passes without waiting for it.
+    Or shifted so that the first of them leaves the budget's 24 h (and its margin)
+    `first_ages_out_in` seconds from now: a wait measured from now, which does not shrink by
+    however long a busy machine took between the write and this call."""
     path = folder / "journal.jsonl"
-    lines = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        if record.get("event") == "sending":
-            at = datetime.fromisoformat(record["at"].replace("Z", "+00:00"))
-            record["at"] = (at - timedelta(hours=hours)).isoformat()
-        lines.append(json.dumps(record))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    sent = [r for r in records if r.get("event") == "sending"]
+    times = [datetime.fromisoformat(r["at"].replace("Z", "+00:00")) for r in sent]
+    if first_ages_out_in is not None:
+        due = datetime.now(UTC) + timedelta(seconds=first_ages_out_in - DAY - AGE_MARGIN)
+        shift = min(times) - due
+    else:
+        assert hours is not None
+        shift = timedelta(hours=hours)
+    for record, at in zip(sent, times, strict=True):
+        record["at"] = (at - shift).isoformat()
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
 
 
 def test_a_spent_budget_stops_resumes_refuse_until_the_writes_age_out(
@@ -93,8 +102,9 @@ def test_with_wait_a_run_meets_its_budget_and_goes_on(
     source = write_input(tmp_path / "in.csv", 6)
     first = run(settings(source, emu.url, tmp_path / "run", daily_budget=3, workers=1))
     assert first.code == 3
-    # The three writes left 24 h minus 2 s ago (+ the margin): the resume waits for them.
-    _age_the_journal(first.folder, hours=24 + 58 / 3600)
+    # The first of the three writes leaves the last 24 h (+ the margin) 3 s from now: the
+    # resume waits for it.
+    _age_the_journal(first.folder, first_ages_out_in=3.0)
     later = resume(first.folder, wait=True)
     assert later.code == 0, later.stdout
     assert later.statuses() == {"SUCCEEDED": 6}
