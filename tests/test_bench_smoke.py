@@ -1,38 +1,58 @@
 """The benchmark code paths run end to end on tiny sizes, so `make bench` cannot rot.
 
 No timing is asserted: only that every scenario produced its figures and that bulk-assign
-finished every row.
+finished every row. Each scenario runs as `make bench` starts it (`python -m benchmarks --quick
+--only NAME`), in its own process (the tests never import the benchmarks), one test per
+scenario so that they spread over the workers.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
-from benchmarks import quota_share
-from benchmarks.__main__ import DEFAULT, FULL, QUICK, run
+import pytest
+
+from tests.support.env import ROOT, tool_env
+
+#: `--only` name -> the scenario's label in the table.
+SCENARIOS = {"pacing": "1 pacing", "shared": "2 shared", "scale": "3 offline",
+             "overhead": "4 overhead", "stewardship": "5 steward", "sharing": "6 share",
+             "export": "7 export"}
+#: `--quick`'s rows (benchmarks/__main__.py QUICK.rows): scenario 5 runs half of them twice.
+QUICK_ROWS = 12
 
 
-def test_every_benchmark_scenario_runs_on_tiny_sizes(tmp_path: Path) -> None:
-    table = run(QUICK, tmp_path)
-    by_key = {(r[0], r[1], r[2]): r[3] for r in table.rows}
-    scenarios = {r[0] for r in table.rows}
-    assert scenarios == {"1 pacing", "2 shared", "3 offline", "4 overhead", "5 steward",
-                         "6 share", "7 export", "8 preview"}
-    assert by_key[("1 pacing", "bulk-assign", "rows failed")] == "0"
-    assert by_key[("2 shared", "bulk-assign", "rows failed")] == "0"
-    assert float(by_key[("1 pacing", "bulk-assign", "wall / ((N-1)/Q)")]) > 0
-    # A rerun of a finished file spends no write: every row is UNCHANGED.
-    rerun = by_key[("5 steward", "rerun of the finished file", "writes (rows UNCHANGED)")]
-    assert rerun == f"0 ({QUICK.steward_rows})"
-    markdown = table.markdown()
-    assert markdown.count("\n") == len(table.rows) + 1
+def _bench(only: str, scratch: Path) -> tuple[str, list[tuple[str, ...]]]:
+    """Run one scenario; returns its stdout and the rows of the markdown table it prints last
+    (without its header line; the rule under it does not start with "| ")."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--no-save", "--only", only], cwd=ROOT,
+        env=tool_env(scratch), capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert lines and lines[0].startswith("| scenario |"), done.stdout[-2000:]
+    rows = [tuple(cell.strip() for cell in line.strip("|").split(" | ")) for line in lines[1:]]
+    return done.stdout, rows
 
 
-def test_default_and_full_sets_print_the_same_rows() -> None:
-    """`make bench` and `make bench-full` differ in sizes and repeats, never in table rows: every
-    sharing case runs at least once in both, and the full set keeps three repeats."""
-    assert (DEFAULT.name, FULL.name) == ("default", "full")
-    for case in quota_share.SCENARIOS:
-        assert case.repeats.default >= 1 and case.repeats.full >= 3, case.name
-    assert len({case.name for case in quota_share.SCENARIOS}) == len(quota_share.SCENARIOS)
-    assert any(case.repeats.quick for case in quota_share.SCENARIOS)
+@pytest.mark.parametrize("only", list(SCENARIOS))
+def test_every_benchmark_scenario_runs_on_tiny_sizes(only: str, tmp_path: Path) -> None:
+    stdout, rows = _bench(only, tmp_path)
+    assert rows
+    assert {r[0] for r in rows} == {SCENARIOS[only]}
+    by_key = {(r[0], r[1], r[2]): r[3] for r in rows}
+    if only == "pacing":
+        assert by_key[("1 pacing", "bulk-assign", "rows failed")] == "0"
+        assert float(by_key[("1 pacing", "bulk-assign", "wall / ((N-1)/Q)")]) > 0
+    if only == "shared":
+        assert by_key[("2 shared", "bulk-assign", "rows failed")] == "0"
+    if only == "stewardship":
+        # A rerun of a finished file spends no write: every row is UNCHANGED.
+        rerun = by_key[("5 steward", "rerun of the finished file", "writes (rows UNCHANGED)")]
+        assert rerun == f"0 ({QUICK_ROWS // 2})"
+    # The markdown table: a header, its rule, then one line per figure.
+    table = stdout[stdout.index("| scenario |"):].split("\n\n")[0].strip()
+    assert table.count("\n") == len(rows) + 1

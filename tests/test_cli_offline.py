@@ -11,20 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers_files import (
-    HEADER,
-    ROOT,
-    SAMPLES,
-    read_results,
-    row,
-    run_cli,
-    run_validate,
-    write_csv,
-    write_xlsx,
-)
 
 from bulk_assign import __version__
 from bulk_assign.cli import main
+from tests.support.env import ROOT
+from tests.support.inputs import HEADER, SAMPLES, row, write_csv, write_xlsx
+from tests.support.outputs import read_results_frame
+from tests.support.runs import run_cli, run_validate
 
 
 def _missing(d: Path) -> Path:
@@ -78,34 +71,23 @@ UNUSABLE: dict[str, tuple[Callable[[Path], Path], str]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def unusable_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path,
-                                                                               subprocess.CompletedProcess[str]]]:
-    """Every unusable input through `python -m bulk_assign validate`, run side by side."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = {}
-    for name, (make, _) in UNUSABLE.items():
-        d = tmp_path_factory.mktemp(name.replace(" ", "-"))
-        path = make(d)
-        out = d / "out"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bulk_assign", "validate", str(path), "--out", str(out)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=d, env=env,
-        )
-        started[name] = (path, out, proc)
-    done = {}
-    for name, (path, out, proc) in started.items():
-        stdout, stderr = proc.communicate(timeout=60)
-        done[name] = (path, out, subprocess.CompletedProcess(proc.args, proc.returncode,
-                                                             stdout, stderr))
-    return done
+def _validate_unusable(case: str, folder: Path
+                       ) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    """One unusable input through `python -m bulk_assign validate` in a fresh interpreter. One
+    process per test: pytest-xdist runs them side by side on every worker, and none twice."""
+    path = UNUSABLE[case][0](folder)
+    out = folder / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bulk_assign", "validate", str(path), "--out", str(out)],
+        capture_output=True, text=True, cwd=folder, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60, check=False,
+    )
+    return path, out, proc
 
 
 @pytest.mark.parametrize("case", list(UNUSABLE))
-def test_unusable_input_exit_2_one_line_naming_the_file(
-    unusable_runs: dict[str, tuple[Path, Path, subprocess.CompletedProcess[str]]], case: str
-) -> None:
-    path, out, proc = unusable_runs[case]
+def test_unusable_input_exit_2_one_line_naming_the_file(case: str, tmp_path: Path) -> None:
+    path, out, proc = _validate_unusable(case, tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -131,7 +113,7 @@ def test_validate_exit_codes_0_and_1(tmp_path: Path) -> None:
 def test_validate_catalog_option_and_sample_bad_rows(tmp_path: Path) -> None:
     assert main(["validate", str(SAMPLES / "bad_rows.csv"), "--catalog", "sandbox",
                  "--out", str(tmp_path / "o")]) == 1
-    results = read_results(tmp_path / "o" / "results.csv")
+    results = read_results_frame(tmp_path / "o" / "results.csv")
     assert results.loc[11, "error_class"] == "CATALOG_MISMATCH"
     assert results.loc[10, "error_class"] == "INVALID_CATALOG"
     assert results.loc[15, "status"] == "DUPLICATE"
@@ -163,7 +145,7 @@ def test_cp1252_input_is_read_exactly_and_the_summary_says_so(tmp_path: Path) ->
     assert main(["validate", str(src), "--out", str(tmp_path / "o")]) == 0
     summary = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
     assert summary["encoding"] == "cp1252"
-    results = read_results(tmp_path / "o" / "results.csv")
+    results = read_results_frame(tmp_path / "o" / "results.csv")
     assert results.loc[2, "LastName"] == "Núñez"
 
 
@@ -171,7 +153,7 @@ def test_utf16_unicode_text_validates(tmp_path: Path) -> None:
     src = write_csv(tmp_path / "u.txt", [HEADER, row(LastName="Núñez")], delimiter="\t",
                     encoding="utf-16")
     assert main(["validate", str(src), "--out", str(tmp_path / "o")]) == 0
-    assert read_results(tmp_path / "o" / "results.csv").loc[2, "LastName"] == "Núñez"
+    assert read_results_frame(tmp_path / "o" / "results.csv").loc[2, "LastName"] == "Núñez"
 
 
 def test_disguised_files_still_work(tmp_path: Path) -> None:
@@ -199,8 +181,8 @@ def test_sample_workbook_validates_like_the_csv(tmp_path: Path) -> None:
     b = main(["validate", str(SAMPLES / "realignment.xlsx"), "--catalog", "Sandbox",
               "--out", str(tmp_path / "x")])
     assert a == b == 1
-    from_csv = read_results(tmp_path / "c" / "results.csv")
-    from_xlsx = read_results(tmp_path / "x" / "results.csv")
+    from_csv = read_results_frame(tmp_path / "c" / "results.csv")
+    from_xlsx = read_results_frame(tmp_path / "x" / "results.csv")
     assert from_csv.equals(from_xlsx)
 
 

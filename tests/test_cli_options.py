@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers_excel import workbook
 
 from bulk_assign import cli
 from bulk_assign.commands import export as export_app
@@ -26,6 +25,7 @@ from bulk_assign.commands import run as run_cmd
 from bulk_assign.errors import UsageError
 from bulk_assign.settings import RunSettings
 from bulk_assign.sheet import template
+from tests.support.workbooks import workbook
 
 #: The command -> (module, function) that `main` calls with the parsed options.
 FUNCTIONS: dict[str, tuple[Any, str]] = {

@@ -7,8 +7,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers_excel import set_cached_values, workbook
-from helpers_files import GOOD, HEADER, row, run_validate, write_csv
 
 from bulk_assign.check import hidden
 from bulk_assign.check.validator import validate
@@ -16,6 +14,9 @@ from bulk_assign.errors import InputError, UsageError
 from bulk_assign.sheet import excel_input
 from bulk_assign.sheet.excel_marks import scan_sheet
 from bulk_assign.sheet.reader import read_table
+from tests.support.inputs import GOOD, HEADER, row, write_csv
+from tests.support.runs import run_validate
+from tests.support.workbooks import set_cached_values, workbook
 
 TERRITORY = [*HEADER, "Territory"]
 

@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers_files import GOOD, HEADER, SAMPLES, row, write_csv, write_xlsx
 
 from bulk_assign.errors import InputError
 from bulk_assign.sheet.reader import read_table
+from tests.support.inputs import GOOD, HEADER, SAMPLES, row, write_csv, write_xlsx
 
 
 def test_every_cell_is_text_and_rows_are_numbered_as_in_excel(tmp_path: Path) -> None:

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers_files import HEADER, read_results, row, write_csv
 
 from bulk_assign.check.validator import validate
 from bulk_assign.report.files import OutputPaths, format_summary, write_outputs
 from bulk_assign.sheet.cells import escape_formulas
 from bulk_assign.sheet.reader import read_table
+from tests.support.inputs import HEADER, row, write_csv
+from tests.support.outputs import read_results_frame
 
 TRIGGERS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx", "\nx"]
 
@@ -40,7 +41,7 @@ def test_results_one_line_per_row_in_input_order_with_bom_and_extras(tmp_path: P
     summary, paths = write(tmp_path, rows, header=header)
     raw = paths.results.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
-    results = read_results(paths.results)
+    results = read_results_frame(paths.results)
     assert list(results.columns) == [
         "row", "status", "error_class", "error_message", "attempts", "request_id",
         "finished_at", *header,
@@ -65,11 +66,11 @@ def test_every_formula_trigger_is_escaped_in_results_and_failed(
     rows = [[*row(FirstName=value, LastName=value, Email=""), value]]
     _, paths = write(tmp_path, rows, header=header)
     for path in (paths.results, paths.failed):
-        frame = read_results(path)
+        frame = read_results_frame(path)
         assert frame["Notes"].iloc[0] == "'" + value
         assert frame["FirstName"].iloc[0] == "'" + value
     # An INVALID row's failed.csv line carries the phone escaped too.
-    failed = read_results(paths.failed)
+    failed = read_results_frame(paths.failed)
     assert failed["Phone"].iloc[0] == "'+15550100199"
 
 
@@ -89,7 +90,7 @@ def test_failed_csv_fed_back_reads_the_same_rows_and_headers(tmp_path: Path) -> 
         ["", "cy@example.com", "Cy", "Né", "+44 20 7946 0000", "Nordics", ""],
     ]
     _, paths = write(tmp_path, rows, header=header)
-    failed = read_results(paths.failed)
+    failed = read_results_frame(paths.failed)
     assert list(failed.columns) == [*header, "error_class", "error_message"]
     assert list(failed["Opportunity Id"]) == ["O2", ""]
 
@@ -103,7 +104,7 @@ def test_failed_csv_fed_back_reads_the_same_rows_and_headers(tmp_path: Path) -> 
     assert list(second.error_class) == ["INVALID_EMAIL", "MISSING_IDENTIFIER"]
 
     # Fixed in Excel and fed back: the old error columns do not pile up.
-    fixed = read_results(paths.failed)
+    fixed = read_results_frame(paths.failed)
     fixed.loc[fixed.index[0], "Assignee Email"] = "bo@example.com"
     fixed.loc[fixed.index[1], "Opportunity Id"] = "O3"
     fixed.to_csv(tmp_path / "fixed.csv", index=False, encoding="utf-8-sig")
@@ -114,6 +115,6 @@ def test_failed_csv_fed_back_reads_the_same_rows_and_headers(tmp_path: Path) -> 
                             {}, {})
     assert summary["by_status"] == {"VALID": 2}
     assert not paths2.failed.exists()
-    results = read_results(paths2.results)
+    results = read_results_frame(paths2.results)
     assert list(results.columns).count("error_class") == 1
     assert list(results["Phone Number"]) == ["'+15550100198", "'+44 20 7946 0000"]

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers_files import HEADER, assert_rollback_validates, row, write_csv
 
 from bulk_assign.check.validator import Validation, validate
 from bulk_assign.report.files import OutputPaths, rollback_plan, write_outputs
 from bulk_assign.results import Contact, RowOutcome, Status
 from bulk_assign.sheet.reader import read_table
+from tests.support.inputs import HEADER, row, write_csv
+from tests.support.outputs import assert_rollback_validates
 
 OWNER = Contact(email="Bo.Ng@Example.com", first_name="Bo", last_name="Ng",
                 business_title="PartnerAccountManager", phone="+15550100100")

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers_files import HEADER, read_results, row, write_csv
 
 from bulk_assign.cli import build_parser, main
+from tests.support.inputs import HEADER, row, write_csv
+from tests.support.outputs import read_results_frame
 
 
 def _sheet(tmp_path: Path) -> Path:
@@ -19,7 +20,7 @@ def _sheet(tmp_path: Path) -> Path:
 def test_validate_refuses_other_titles_unless_asked(tmp_path: Path) -> None:
     source = _sheet(tmp_path)
     assert main(["validate", str(source), "--out", str(tmp_path / "a")]) == 1
-    results = read_results(tmp_path / "a" / "results.csv")
+    results = read_results_frame(tmp_path / "a" / "results.csv")
     assert list(results["status"]) == ["VALID", "INVALID"]
     assert results.loc[3, "error_class"] == "NOT_OWNER_TITLE"
     assert main(["validate", str(source), "--allow-other-titles",

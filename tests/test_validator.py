@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers_files import HEADER, SAMPLES, row, write_csv
 
 from bulk_assign.check.problems import CODES, UNCALCULATED_FORMULA
 from bulk_assign.check.rules import canonical_catalog
@@ -13,6 +12,7 @@ from bulk_assign.check.validator import Validation, validate
 from bulk_assign.cli_values import catalog as catalog_option
 from bulk_assign.results import Contact
 from bulk_assign.sheet.reader import read_table
+from tests.support.inputs import HEADER, SAMPLES, row, write_csv
 
 CAT_HEADER = [*HEADER, "Catalog"]
 

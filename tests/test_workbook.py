@@ -14,7 +14,6 @@ from typing import Any
 import openpyxl
 import pandas as pd
 import pytest
-from helpers_files import HEADER, row, write_csv, write_xlsx
 
 from bulk_assign import cli
 from bulk_assign.check.validator import validate
@@ -34,6 +33,7 @@ from bulk_assign.results import RowOutcome, Status
 from bulk_assign.settings import RunSettings
 from bulk_assign.sheet.cells import unescape
 from bulk_assign.sheet.reader import read_table
+from tests.support.inputs import HEADER, row, write_csv, write_xlsx
 
 #: Cells that a spreadsheet would run, convert or choke on, each in its own row's Notes.
 HOSTILE = [

@@ -11,17 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from attack_support import (
-    FINAL,
-    emulator,
-    fs,
-    journal_final_rows,
-    journal_records,
-    no_write_after_an_applied_one,
-    tool_env,
-)
-
-from benchmarks.support import write_input
+from tests.support.calls import applied_writes, no_write_after_an_applied_one, owners
+from tests.support.emulators import generated, running_emulator
+from tests.support.env import tool_env
+from tests.support.inputs import write_input
+from tests.support.journals import FINAL, journal_final_rows, journal_state
+from tests.support.outputs import read_results, wanted_owners
+from tests.support.runs import tool_process, wait_until
 
 ROWS = 90
 PACE = 20
@@ -33,7 +29,7 @@ def _kill_at_random_moment(proc: subprocess.Popen[bytes], emu_calls: Callable[[]
                            rng: random.Random) -> bool:
     """SIGKILL `proc` 0.3-1.5 s after it made its first call; False if it ended first."""
     before = emu_calls()
-    fs.wait_until(lambda: emu_calls() > before or proc.poll() is not None, timeout=30,
+    wait_until(lambda: emu_calls() > before or proc.poll() is not None, timeout=30,
                   what="the tool's first call")
     deadline = time.monotonic() + rng.uniform(0.3, 1.5)
     while time.monotonic() < deadline:
@@ -52,8 +48,8 @@ def test_kill_9_run_and_resumes_at_random_moments_loses_nothing_and_writes_once(
     source = write_input(tmp_path / "in.csv", ROWS, in_place_every=5)
     folder = tmp_path / "run"
     env = tool_env(tmp_path)
-    with emulator(
-        fs.generated(ROWS), write_rate=PACE, write_burst=1, read_rate=None,
+    with running_emulator(
+        generated(ROWS), write_rate=PACE, write_burst=1, read_rate=None,
         latency_ms=20.0, jitter_ms=10.0, reset_rate=0.03, random_seed=5,
     ) as emu:
         def count() -> int:
@@ -66,7 +62,7 @@ def test_kill_9_run_and_resumes_at_random_moments_loses_nothing_and_writes_once(
         kills = 0
         for i, args in enumerate(commands):
             log = tmp_path / f"tool-{i}.log"
-            proc = fs.tool_process(args, env, log)
+            proc = tool_process(args, env, log)
             if i < KILLS and _kill_at_random_moment(proc, count, rng):
                 kills += 1
                 # What the journal holds at the kill must survive everything that follows.
@@ -80,7 +76,7 @@ def test_kill_9_run_and_resumes_at_random_moments_loses_nothing_and_writes_once(
     assert kills >= 2, "the run finished before most kills: give it more rows"
     assert finished_before_kill, "no row had finished before any kill"
 
-    rows = fs.read_results(folder)
+    rows = read_results(folder)
     assert len(rows) == ROWS
     assert [int(r["row"]) for r in rows] == list(range(2, ROWS + 2))
     assert {r["status"] for r in rows} <= FINAL, [
@@ -88,12 +84,12 @@ def test_kill_9_run_and_resumes_at_random_moments_loses_nothing_and_writes_once(
     by_row = {int(r["row"]): r["status"] for r in rows}
     assert {row: by_row[row] for row in finished_before_kill} == finished_before_kill
 
-    wanted = fs.wanted_owners(source)
-    now = fs.owners(state)
+    wanted = wanted_owners(source)
+    now = owners(state)
     assert {opp: now[opp] for opp in wanted} == wanted
-    applied = fs.applied_writes(state)
+    applied = applied_writes(state)
     assert max(applied.values()) == 1, applied.most_common(3)
     assert no_write_after_an_applied_one(state) == {}
     # Every row the journal ever recorded as finished ends with a final outcome too.
-    journalled = {int(r["row"]) for r in journal_records(folder) if r.get("event") == "outcome"}
+    journalled = set(journal_state(folder).outcomes)
     assert journalled == set(range(2, ROWS + 2))

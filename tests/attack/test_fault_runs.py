@@ -7,18 +7,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from attack_support import (
-    emulator,
-    fs,
-    isolate_aws_env,
+
+from tests.support.calls import (
+    applied_writes,
     no_write_after_an_applied_one,
+    owners,
     write_calls_by_identifier,
 )
-
-from benchmarks.support import START_ID, write_input
+from tests.support.emulators import generated, running_emulator
+from tests.support.env import isolate_aws_env
+from tests.support.inputs import START_ID, write_input
+from tests.support.outputs import wanted_owners
+from tests.support.runs import run, settings
 
 ROWS = 60
-PACE = 20.0  # the tool's --max-tps, and the emulator's write quota (burst 1)
+PACE = 20.0  # the tool's --max-tps, and the running_emulator's write quota (burst 1)
 READ_TIMEOUT = 0.5
 
 
@@ -28,12 +31,12 @@ def test_all_faults_at_once_end_with_every_row_in_place_and_no_wasted_write(
 ) -> None:
     isolate_aws_env(monkeypatch, tmp_path)
     source = write_input(tmp_path / "in.csv", ROWS, in_place_every=6)
-    with emulator(
-        fs.generated(ROWS), write_rate=PACE, write_burst=1, read_rate=None,
+    with running_emulator(
+        generated(ROWS), write_rate=PACE, write_burst=1, read_rate=None,
         latency_ms=5.0, jitter_ms=4.0, error_rate=0.1, reset_rate=0.05,
         slow_rate=0.03, slow_seconds=READ_TIMEOUT + 0.4, random_seed=random_seed,
     ) as emu:
-        result = fs.run(fs.settings(source, emu.url, tmp_path / "run", max_tps=PACE,
+        result = run(settings(source, emu.url, tmp_path / "run", max_tps=PACE,
                                     read_tps=50.0, read_timeout=READ_TIMEOUT))
         state = emu.state()
 
@@ -49,8 +52,8 @@ def test_all_faults_at_once_end_with_every_row_in_place_and_no_wasted_write(
                              for r in rows if r["status"] not in ("SUCCEEDED", "UNCHANGED")]
     assert result.code == 0
 
-    wanted = fs.wanted_owners(source)
-    now = fs.owners(state)
+    wanted = wanted_owners(source)
+    now = owners(state)
     assert {opp: now[opp] for opp in wanted} == wanted
 
     writes = write_calls_by_identifier(state)
@@ -58,7 +61,7 @@ def test_all_faults_at_once_end_with_every_row_in_place_and_no_wasted_write(
     seen = {opp: len(writes.get(opp, [])) for opp in attempts}
     assert attempts == seen, {o: (attempts[o], seen[o]) for o in attempts if attempts[o] != seen[o]}
 
-    applied = fs.applied_writes(state)
+    applied = applied_writes(state)
     assert applied == {opp: 1 for opp, status in expected.items() if status == "SUCCEEDED"}
     assert no_write_after_an_applied_one(state) == {}
 

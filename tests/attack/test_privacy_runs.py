@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from attack_support import emulator, fs, journal_records, tool_env
+
+from tests.support.calls import owners
+from tests.support.emulators import running_emulator
+from tests.support.env import tool_env
+from tests.support.journals import journal_state
+from tests.support.outputs import read_results
+from tests.support.runs import tool_process
 
 KEY, SECRET = "AKIDTEST", "s3cr3t-DO-NOT-LEAK"
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -119,21 +125,21 @@ def test_every_outcome_keeps_personal_data_and_the_secret_out_and_escapes_formul
     source = _write_input(tmp_path / "realign.csv")
     folder = tmp_path / "run"
     log = tmp_path / "terminal.log"
-    with emulator(_seed(), credentials={KEY: SECRET}, write_rate=None, read_rate=None,
+    with running_emulator(_seed(), credentials={KEY: SECRET}, write_rate=None, read_rate=None,
                   reject_credentials_after=CALLS_BEFORE_EXPIRY) as emu:
         args = [*(["-v"] if verbose else []), "run", str(source), "--catalog", "Sandbox",
                 "--out", str(folder), "--endpoint-url", emu.url, "--max-tps", "20",
                 "--workers", "1", "--quiet"]
-        proc = fs.tool_process(args, tool_env(tmp_path, key=KEY, secret=SECRET), log)
+        proc = tool_process(args, tool_env(tmp_path, key=KEY, secret=SECRET), log)
         code = proc.wait(timeout=60)
         state = emu.state()
     terminal = log.read_text(encoding="utf-8", errors="replace")
 
-    rows = fs.read_results(folder)
+    rows = read_results(folder)
     got = {int(r["row"]): (r["status"], r["error_class"]) for r in rows}
     assert got == EXPECTED, terminal[-3000:]
     assert code == 3
-    assert fs.owners(state)["O2000001"] == "zyxwa.qorvath@example.com"
+    assert owners(state)["O2000001"] == "zyxwa.qorvath@example.com"
 
     # The secret access key: nowhere on disk in the run folder, nowhere on the terminal.
     assert SECRET not in terminal
@@ -163,8 +169,7 @@ def test_every_outcome_keeps_personal_data_and_the_secret_out_and_escapes_formul
     # No email, name or phone in run.log, the terminal, the journal's messages, summary.json.
     personal = _personal_values()
     journal_messages = "\n".join(
-        str(r.get("error_message", "")) for r in journal_records(folder)
-        if r.get("event") == "outcome")
+        outcome.error_message for outcome in journal_state(folder).outcomes.values())
     places = {
         "run.log": (folder / "run.log").read_text(encoding="utf-8"),
         "journal.jsonl error messages": journal_messages,

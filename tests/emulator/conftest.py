@@ -1,35 +1,20 @@
-"""Fixtures for the emulator's functional tests: running emulators and a client."""
+"""Fixtures of the emulator's own tests: the demo seed with quotas off, and a client for it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from emulator_support import make_client
 
-from bulk_assign.emulator import Emulator, EmulatorConfig
-
-
-@pytest.fixture
-def start() -> Iterator[Callable[..., Emulator]]:
-    """Start emulators (port 0) that are stopped after the test."""
-    running: list[Emulator] = []
-
-    def _start(seed: dict[str, Any] | None = None, **settings: Any) -> Emulator:
-        emu = Emulator(EmulatorConfig(**settings), seed=seed).start()
-        running.append(emu)
-        return emu
-
-    yield _start
-    for emu in running:
-        emu.stop()
+from bulk_assign.emulator import Emulator
+from tests.support.emulators import make_client
 
 
 @pytest.fixture
-def emu(start: Callable[..., Emulator]) -> Emulator:
+def emu(emulator: Callable[..., Emulator]) -> Emulator:
     """The demo seed with quotas off."""
-    return start(quotas=False)
+    return emulator(quotas=False)
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from emulator_support import make_client
 
 from bulk_assign.emulator import cli
+from tests.support.emulators import make_client
 
 PREFIX = "Partner Central emulator listening on http://127.0.0.1:"
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
-from emulator_support import ASSIGNEE, make_client, post_json
 
 from bulk_assign.emulator import Emulator
+from tests.support.emulators import ASSIGNEE, make_client, post_json
 
 
 def outcomes(emu: Emulator, calls: int) -> list[str]:
@@ -25,16 +25,16 @@ def outcomes(emu: Emulator, calls: int) -> list[str]:
     return seen
 
 
-def test_error_rate_gives_about_that_share_of_500s(start: Callable[..., Emulator]) -> None:
-    emu = start(quotas=False, error_rate=0.5, random_seed=7)
+def test_error_rate_gives_about_that_share_of_500s(emulator: Callable[..., Emulator]) -> None:
+    emu = emulator(quotas=False, error_rate=0.5, random_seed=7)
     seen = outcomes(emu, 200)
     assert set(seen) == {"ok", "InternalServerException"}
     assert 0.4 <= seen.count("InternalServerException") / len(seen) <= 0.6
     assert emu.state()["faults"]["error"] == seen.count("InternalServerException")
 
 
-def test_error_fault_is_not_applied(start: Callable[..., Emulator]) -> None:
-    emu = start(quotas=False, error_rate=1.0)
+def test_error_fault_is_not_applied(emulator: Callable[..., Emulator]) -> None:
+    emu = emulator(quotas=False, error_rate=1.0)
     client = make_client(emu.url)
     with pytest.raises(ClientError, match="InternalServerException"):
         client.assign_opportunity(Catalog="Sandbox", Identifier="O5100001", Assignee=ASSIGNEE)
@@ -42,16 +42,16 @@ def test_error_fault_is_not_applied(start: Callable[..., Emulator]) -> None:
     assert emu.state()["counts"]["AssignOpportunity"] == {"InternalServerException": 1}
 
 
-def test_same_seed_same_fault_sequence(start: Callable[..., Emulator]) -> None:
-    first = outcomes(start(quotas=False, error_rate=0.3, random_seed=42), 40)
-    second = outcomes(start(quotas=False, error_rate=0.3, random_seed=42), 40)
-    other = outcomes(start(quotas=False, error_rate=0.3, random_seed=43), 40)
+def test_same_seed_same_fault_sequence(emulator: Callable[..., Emulator]) -> None:
+    first = outcomes(emulator(quotas=False, error_rate=0.3, random_seed=42), 40)
+    second = outcomes(emulator(quotas=False, error_rate=0.3, random_seed=42), 40)
+    other = outcomes(emulator(quotas=False, error_rate=0.3, random_seed=43), 40)
     assert first == second
     assert first != other
 
 
-def test_reset_applies_then_drops_the_connection(start: Callable[..., Emulator]) -> None:
-    emu = start(quotas=False, reset_rate=1.0)
+def test_reset_applies_then_drops_the_connection(emulator: Callable[..., Emulator]) -> None:
+    emu = emulator(quotas=False, reset_rate=1.0)
     client = make_client(emu.url)
     with pytest.raises(ConnectionClosedError):
         client.assign_opportunity(Catalog="Sandbox", Identifier="O5100001", Assignee=ASSIGNEE)
@@ -68,8 +68,8 @@ def test_reset_applies_then_drops_the_connection(start: Callable[..., Emulator])
     ]
 
 
-def test_slow_answer_beyond_read_timeout(start: Callable[..., Emulator]) -> None:
-    emu = start(quotas=False, slow_rate=1.0, slow_seconds=0.6)
+def test_slow_answer_beyond_read_timeout(emulator: Callable[..., Emulator]) -> None:
+    emu = emulator(quotas=False, slow_rate=1.0, slow_seconds=0.6)
     client = make_client(emu.url, read_timeout=0.2, connect_timeout=1)
     with pytest.raises(ReadTimeoutError):
         client.assign_opportunity(Catalog="Sandbox", Identifier="O5100001", Assignee=ASSIGNEE)
@@ -78,8 +78,11 @@ def test_slow_answer_beyond_read_timeout(start: Callable[..., Emulator]) -> None
     assert emu.state()["calls"][-1]["outcome"] == "slow"
 
 
-def test_latency_is_added_after_the_quota_decision(start: Callable[..., Emulator]) -> None:
-    emu = start(quotas=False, latency_ms=80, jitter_ms=20)
+#: Measures the emulator's latency on the wall clock: run alone (`make test`'s pacing step), where
+#: a parallel test's load cannot stretch a call's own overhead past the 0.2 s bound.
+@pytest.mark.pacing
+def test_latency_is_added_after_the_quota_decision(emulator: Callable[..., Emulator]) -> None:
+    emu = emulator(quotas=False, latency_ms=80, jitter_ms=20)
     client = make_client(emu.url)
     client.get_opportunity(Catalog="Sandbox", Identifier="O5100001")  # connect first
     began = time.perf_counter()
@@ -89,8 +92,8 @@ def test_latency_is_added_after_the_quota_decision(start: Callable[..., Emulator
     assert 0.055 <= mean <= 0.2
 
 
-def test_an_outage_is_switched_on_and_off_over_http(start: Callable[..., Emulator]) -> None:
-    emu = start(quotas=False)
+def test_an_outage_is_switched_on_and_off_over_http(emulator: Callable[..., Emulator]) -> None:
+    emu = emulator(quotas=False)
     client = make_client(emu.url)
     status, config = post_json(emu.url + "/_emulator/config", {"error_rate": 1.0})
     assert (status, config["error_rate"]) == (200, 1.0)
@@ -106,9 +109,9 @@ def test_an_outage_is_switched_on_and_off_over_http(start: Callable[..., Emulato
 
 
 def test_connection_resets_are_switched_on_and_off_over_http(
-    start: Callable[..., Emulator],
+    emulator: Callable[..., Emulator],
 ) -> None:
-    emu = start(quotas=False)
+    emu = emulator(quotas=False)
     client = make_client(emu.url)
     status, _ = post_json(emu.url + "/_emulator/config", {"reset_rate": 1.0})
     assert status == 200

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import ASSIGNEE, make_client, raw_post
 
 from bulk_assign.emulator import Emulator, generate_seed, load_seed
+from tests.support.emulators import ASSIGNEE, make_client, raw_post
 
 N = 60
 SEED = generate_seed(N)
@@ -41,8 +41,8 @@ def ids(summaries: list[dict[str, Any]]) -> set[str]:
 
 
 @pytest.fixture
-def gen(start: Callable[..., Emulator]) -> Emulator:
-    return start(seed=SEED, quotas=False)
+def gen(emulator: Callable[..., Emulator]) -> Emulator:
+    return emulator(seed=SEED, quotas=False)
 
 
 @pytest.fixture
@@ -232,8 +232,8 @@ def test_bad_next_tokens(gclient: Any) -> None:
         assert info.value.response["ErrorList"][0]["FieldName"] == "NextToken"
 
 
-def test_a_page_costs_one_read_token_and_no_write(start: Callable[..., Emulator]) -> None:
-    emu = start(seed=SEED, read_rate=0.001, read_burst=3, write_rate=0.001, write_burst=1)
+def test_a_page_costs_one_read_token_and_no_write(emulator: Callable[..., Emulator]) -> None:
+    emu = emulator(seed=SEED, read_rate=0.001, read_burst=3, write_rate=0.001, write_burst=1)
     client = make_client(emu.url)
     token = None
     for _ in range(3):

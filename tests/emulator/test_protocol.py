@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import ASSIGNEE, get_json, make_client, post_json, raw_post
 
 from bulk_assign.emulator import Emulator, generate_seed
+from tests.support.emulators import ASSIGNEE, get_json, make_client, post_json, raw_post
 
 
 def error_of(call: Callable[[], Any]) -> dict[str, Any]:
@@ -205,8 +205,8 @@ def test_botocore_parses_protocol_errors(emu: Emulator) -> None:
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
-def test_paginator_walks_every_page(start: Callable[..., Emulator]) -> None:
-    emu = start(seed=generate_seed(45), quotas=False)
+def test_paginator_walks_every_page(emulator: Callable[..., Emulator]) -> None:
+    emu = emulator(seed=generate_seed(45), quotas=False)
     client = make_client(emu.url)
     pages = list(
         client.get_paginator("list_opportunities").paginate(
@@ -264,8 +264,8 @@ def test_reset_and_config_endpoints(emu: Emulator, client: Any) -> None:
     assert status == 400
 
 
-def test_stopped_emulator_drops_kept_alive_connections(start: Callable[..., Emulator]) -> None:
-    emu = start(quotas=False)
+def test_stopped_emulator_drops_kept_alive_connections(emulator: Callable[..., Emulator]) -> None:
+    emu = emulator(quotas=False)
     client = make_client(emu.url)
     client.get_opportunity(Catalog="Sandbox", Identifier="O5100001")
     emu.stop()

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from emulator_support import make_client
 
 from bulk_assign.emulator import Emulator
 from bulk_assign.emulator.seed import check_seed
+from tests.support.emulators import make_client
 
 
 def seed_with(**fields: Any) -> dict[str, Any]:
@@ -33,14 +33,14 @@ def test_bad_seed_fields_are_refused(fields: dict[str, Any], message: str) -> No
         check_seed(seed_with(**fields))
 
 
-def test_seed_dates_are_served(start: Callable[..., Emulator]) -> None:
+def test_seed_dates_are_served(emulator: Callable[..., Emulator]) -> None:
     seed = seed_with(
         created="2024-03-01T08:00:00Z",
         modified="2024-05-02T09:30:00.5+02:00",
         target_close_date="2024-09-30",
         stage="Launched",
     )
-    emu = start(seed=seed, quotas=False)
+    emu = emulator(seed=seed, quotas=False)
     answer = make_client(emu.url).get_opportunity(Catalog="Sandbox", Identifier="O1")
     assert answer["CreatedDate"].isoformat() == "2024-03-01T08:00:00+00:00"
     assert answer["LastModifiedDate"].isoformat() == "2024-05-02T07:30:00.500000+00:00"

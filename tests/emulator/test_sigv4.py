@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import ASSIGNEE, make_client, raw_post
 
 from bulk_assign.emulator import Emulator
+from tests.support.emulators import ASSIGNEE, make_client, raw_post
 
 
 def code_and_status(call: Callable[[], Any]) -> tuple[str, int]:
@@ -50,8 +50,8 @@ def test_signed_raw_request_is_accepted(emu: Emulator) -> None:
     assert body["Id"] == "O5100001"
 
 
-def test_several_registered_keys(start: Callable[..., Emulator]) -> None:
-    emu = start(quotas=False, credentials={"alice": "s1", "bob": "s2"})
+def test_several_registered_keys(emulator: Callable[..., Emulator]) -> None:
+    emu = emulator(quotas=False, credentials={"alice": "s1", "bob": "s2"})
     make_client(emu.url, key="alice", secret="s1").get_opportunity(
         Catalog="Sandbox", Identifier="O5100001"
     )
@@ -64,8 +64,8 @@ def test_several_registered_keys(start: Callable[..., Emulator]) -> None:
     assert [c["access_key"] for c in emu.state()["calls"]] == ["alice", "bob", None]
 
 
-def test_credentials_expire_after_n_calls(start: Callable[..., Emulator]) -> None:
-    emu = start(quotas=False, reject_credentials_after=3)
+def test_credentials_expire_after_n_calls(emulator: Callable[..., Emulator]) -> None:
+    emu = emulator(quotas=False, reject_credentials_after=3)
     client = make_client(emu.url)
     for _ in range(3):
         get(client)()

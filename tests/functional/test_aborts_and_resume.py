@@ -10,21 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from functional_support import (
-    applied_writes,
-    fast,
-    generated,
-    owners,
-    read_results,
-    resume,
-    run,
-    settings,
-    wanted_owners,
-)
 
-from benchmarks.support import write_input
 from bulk_assign import cli
 from bulk_assign.emulator import Emulator
+from tests.support.calls import applied_writes, owners
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.outputs import read_results, wanted_owners
+from tests.support.runs import resume, run, settings
 
 
 def test_rejected_credentials_abort_at_once(

@@ -18,18 +18,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from functional_support import (
-    ROOT,
-    applied_writes,
-    fast,
-    generated,
-    owners,
-    read_results,
-    wanted_owners,
-)
 
-from benchmarks.support import write_input
 from bulk_assign.emulator import Emulator
+from tests.support.calls import applied_writes, owners
+from tests.support.emulators import fast, generated
+from tests.support.env import ROOT
+from tests.support.inputs import write_input
+from tests.support.outputs import read_results, wanted_owners
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX pseudo-terminals")
 

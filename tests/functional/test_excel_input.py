@@ -8,21 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from functional_support import (
-    Run,
-    calls,
-    fast,
-    generated,
-    owners,
-    read_csv,
-    resume,
-    run,
-    settings,
-)
-from helpers_excel import set_cached_values, workbook
 
 from bulk_assign import cli
 from bulk_assign.emulator import Emulator
+from tests.support.calls import calls, owners
+from tests.support.emulators import fast, generated
+from tests.support.outputs import read_csv
+from tests.support.runs import Run, resume, run, settings
+from tests.support.workbooks import set_cached_values, workbook
 
 ROWS = 9
 FIRST_ID = 1_000_000

@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from functional_support import fast, generated, read_csv
-
 from bulk_assign import cli
 from bulk_assign.commands.export import ExportSettings, export_command, filters_from
 from bulk_assign.emulator import Emulator
+from tests.support.emulators import fast, generated
+from tests.support.outputs import read_csv
 
 
 def test_export_ids_names_the_missing_ones_and_exits_1(

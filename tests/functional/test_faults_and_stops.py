@@ -4,29 +4,21 @@ second write on an opportunity it already changed."""
 from __future__ import annotations
 
 import signal
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from functional_support import (
-    applied_writes,
-    calls,
-    fast,
-    generated,
-    input_rows,
-    journal_outcomes,
-    owners,
-    read_results,
+from bulk_assign.emulator import Emulator
+from tests.support.calls import applied_writes, calls, owners
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.outputs import input_rows, read_results, wanted_owners
+from tests.support.runs import (
     resume,
     run,
+    run_process,
     settings,
-    tool_process,
-    wait_until,
-    wanted_owners,
+    stop_once_rows_finish,
 )
-
-from benchmarks.support import write_input
-from bulk_assign.emulator import Emulator
 
 
 def assert_file_applied_once(emu: Emulator, source: Path) -> None:
@@ -68,19 +60,9 @@ def test_kill_9_mid_run_then_resume_finishes_without_a_second_write(
                    latency_ms=30.0, jitter_ms=20.0)
     source = write_input(tmp_path / "in.csv", 60, in_place_every=5)
     folder = tmp_path / "run"
-    proc = tool_process(
-        ["run", str(source), "--catalog", "Sandbox", "--endpoint-url", emu.url,
-         "--out", str(folder), "--max-tps", "10", "--quiet"],
-        subprocess_env, tmp_path / "run.out",
-    )
-    try:
-        wait_until(lambda: journal_outcomes(folder) >= 20, timeout=30,
-                   what="the run to finish some rows")
-        proc.kill()
-        assert proc.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc = run_process(source, emu.url, folder, "--max-tps", "10", env=subprocess_env,
+                       log=tmp_path / "run.out")
+    assert stop_once_rows_finish(proc, folder, rows=20, sig=signal.SIGKILL) == -signal.SIGKILL
     assert not (folder / "results.csv").exists() or len(read_results(folder)) == 60
 
     again = resume(folder)
@@ -101,19 +83,9 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(
     source = write_input(tmp_path / "in.csv", 40)
     folder = tmp_path / "run"
     output = tmp_path / "run.out"
-    proc = tool_process(
-        ["run", str(source), "--catalog", "Sandbox", "--endpoint-url", emu.url,
-         "--out", str(folder), "--max-tps", "10", "--quiet"],
-        subprocess_env, output,
-    )
-    try:
-        wait_until(lambda: journal_outcomes(folder) >= 8, timeout=30,
-                   what="the run to finish some rows")
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
+    proc = run_process(source, emu.url, folder, "--max-tps", "10", env=subprocess_env,
+                       log=output)
+    code = stop_once_rows_finish(proc, folder, rows=8, sig=signal.SIGINT)
     text = output.read_text(encoding="utf-8", errors="replace")
     assert code == 130, text
     results = read_results(folder)

@@ -3,36 +3,27 @@ of the process never leaves a half-written run folder."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from functional_support import (
-    applied_writes,
-    fast,
-    generated,
-    journal_outcomes,
-    read_csv,
-    read_results,
+
+from bulk_assign.emulator import Emulator
+from tests.support.calls import applied_writes
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.outputs import read_csv, read_results, wanted_owners
+from tests.support.runs import (
     resume,
     run,
+    run_process,
     settings,
-    tool_process,
-    wait_until,
-    wanted_owners,
+    stop_once_rows_finish,
 )
-
-from benchmarks.support import write_input
-from bulk_assign.commands import run as app
-from bulk_assign.emulator import Emulator
-from bulk_assign.run.guard import RunGuard
 
 
 def _wait(proc: subprocess.Popen[bytes], *, timeout: float = 30) -> int:
@@ -44,13 +35,6 @@ def _wait(proc: subprocess.Popen[bytes], *, timeout: float = 30) -> int:
         raise
 
 
-def _start_run(source: Path, url: str, folder: Path, *, max_tps: str, env: dict[str, str],
-               output: Path) -> subprocess.Popen[bytes]:
-    """`bulk-assign run` in its own process, as an analyst starts it from a shell."""
-    return tool_process(["run", str(source), "--catalog", "Sandbox", "--endpoint-url", url,
-                         "--out", str(folder), "--max-tps", max_tps, "--quiet"], env, output)
-
-
 def test_sighup_mid_run_writes_every_file_and_resume_finishes(
     emulator: Callable[..., Emulator], tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
@@ -58,16 +42,9 @@ def test_sighup_mid_run_writes_every_file_and_resume_finishes(
     source = write_input(tmp_path / "in.csv", 40)
     folder = tmp_path / "run"
     output = tmp_path / "run.out"
-    proc = _start_run(source, emu.url, folder, max_tps="10", env=subprocess_env,
-                      output=output)
-    try:
-        wait_until(lambda: journal_outcomes(folder) >= 6, timeout=30,
-                   what="the run to finish some rows")
-        proc.send_signal(signal.SIGHUP)
-        code = _wait(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc = run_process(source, emu.url, folder, "--max-tps", "10", env=subprocess_env,
+                       log=output)
+    code = stop_once_rows_finish(proc, folder, rows=6, sig=signal.SIGHUP)
     text = output.read_text(encoding="utf-8", errors="replace")
     assert code == 130, text
     results = read_results(folder)
@@ -96,8 +73,8 @@ def test_sigterm_right_at_start_leaves_no_half_written_folder(
     source = write_input(tmp_path / "in.csv", 10)
     folder = tmp_path / "run"
     output = tmp_path / "run.out"
-    proc = _start_run(source, emu.url, folder, max_tps="2", env=subprocess_env,
-                      output=output)
+    proc = run_process(source, emu.url, folder, "--max-tps", "2", env=subprocess_env,
+                       log=output)
     try:
         time.sleep(delay)
         proc.send_signal(signal.SIGTERM)
@@ -188,44 +165,3 @@ def test_a_signal_during_the_imports_is_noted_and_acted_on_once_they_are_done(
     assert "bulk-assign: interrupted" in text and "Traceback" not in text, text
     assert not folder.exists()
     assert emu.state()["calls"] == []
-
-
-def test_a_signal_while_the_guards_lock_is_held_still_stops_the_run_with_130(
-    emulator: Callable[..., Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The handler runs in the main thread whatever that thread holds: it records the stop
-    without the guard's lock, so the run stops at once even while the lock is taken."""
-    emu = emulator(generated(30), **fast())
-    source = write_input(tmp_path / "in.csv", 30)
-    folder = tmp_path / "run"
-    guards: list[RunGuard] = []
-
-    def capture(*args: Any, **kwargs: Any) -> RunGuard:
-        guards.append(real_run_guard(*args, **kwargs))
-        return guards[-1]
-
-    real_run_guard = app.run_guard
-    monkeypatch.setattr(app, "run_guard", capture)
-    seen: list[bool] = []
-
-    def hold_the_lock_and_signal() -> None:
-        wait_until(lambda: journal_outcomes(folder) >= 3, timeout=30,
-                   what="the run to finish some rows")
-        guard = guards[0]
-        with guard._lock:
-            os.kill(os.getpid(), signal.SIGINT)
-            deadline = time.monotonic() + 2.0
-            while not guard.stopping and time.monotonic() < deadline:
-                time.sleep(0.01)
-            seen.append(guard.stopping)
-
-    helper = threading.Thread(target=hold_the_lock_and_signal, daemon=True)
-    helper.start()
-    result = run(settings(source, emu.url, folder, max_tps=10.0))
-    helper.join(10)
-    assert seen == [True], "the stop waited for the guard's lock"
-    assert result.code == 130, result.stdout
-    statuses = {(r["status"], r["error_class"]) for r in result.results()}
-    assert ("SKIPPED", "Interrupted") in statuses
-    assert statuses <= {("SUCCEEDED", ""), ("SKIPPED", "Interrupted")}
-    assert "stop: Interrupted: interrupted by SIGINT" in (folder / "run.log").read_text("utf-8")

@@ -12,24 +12,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from functional_support import (
-    applied_writes,
-    fast,
-    generated,
-    owners,
-    read_csv,
-    read_results,
-    run,
-    settings,
-    wanted_owners,
-)
 from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from benchmarks.support import write_input
 from bulk_assign import cli
 from bulk_assign.emulator import Emulator, EmulatorConfig
+from tests.support.calls import applied_writes, owners
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.outputs import read_csv, read_results, wanted_owners
+from tests.support.runs import run, settings
 
 ROWS = 10
 
@@ -138,7 +131,10 @@ def _undo_rows(folder: Path) -> set[tuple[tuple[str, str], ...]]:
     return {tuple(sorted(r.items())) for r in read_csv(folder / "rollback.csv")}
 
 
-@hypothesis_settings(max_examples=25, deadline=None,
+#: Reproducible: `derandomize` draws the same examples from the test's own code on every run
+#: and every machine (no example database, no random seed), and a failure prints the
+#: `@reproduce_failure` line that replays it.
+@hypothesis_settings(max_examples=25, deadline=None, derandomize=True, print_blob=True,
                      suppress_health_check=[HealthCheck.too_slow,
                                             HealthCheck.function_scoped_fixture])
 @given(data=st.data(), how=st.sampled_from(sorted(CHANGES)))

@@ -9,10 +9,11 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from functional_support import calls, journal_outcomes, resume, tool_process, wait_until
-
-from benchmarks.support import write_input
 from bulk_assign.emulator import Emulator, generate_seed
+from tests.support.calls import calls
+from tests.support.inputs import write_input
+from tests.support.journals import journal_outcomes
+from tests.support.runs import resume, tool_process, wait_until
 
 WORKERS = 2
 

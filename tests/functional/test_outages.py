@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,23 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functional_support import (
-    Run,
-    applied_writes,
-    calls,
-    fast,
-    generated,
-    owners,
-    read_results,
-    resume,
-    run,
-    settings,
-    wait_until,
-    wanted_owners,
-)
 
-from benchmarks.support import write_input
 from bulk_assign.emulator import Emulator
+from tests.support.calls import applied_writes, calls, owners
+from tests.support.emulators import fast, generated, refused_url
+from tests.support.inputs import write_input
+from tests.support.outputs import read_results, wanted_owners
+from tests.support.runs import Run, resume, run, settings, wait_until
 
 #: Short thresholds so that no test waits long: an outage after 1 s without an answer.
 OUTAGE = 1.0
@@ -45,14 +34,6 @@ def summary(folder: Path) -> dict[str, Any]:
 
 def run_log(folder: Path) -> str:
     return (folder / "run.log").read_text(encoding="utf-8")
-
-
-def nothing_listening() -> str:
-    """A URL on 127.0.0.1 whose port was free a moment ago: connections are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def assert_file_applied_once(emu: Emulator, source: Path) -> None:
@@ -96,12 +77,12 @@ def outage_after(emu: Emulator, *, writes: int, ends_after: float | None = None
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
 def test_nothing_listening_stops_before_any_row(tmp_path: Path, dry_run: bool) -> None:
-    url = nothing_listening()
     source = write_input(tmp_path / "in.csv", 20, duplicates_every=7)
-    began = time.monotonic()
-    result = run(settings(source, url, tmp_path / "run", outage_seconds=OUTAGE,
-                          dry_run=dry_run))
-    assert time.monotonic() - began < 10
+    with refused_url() as url:
+        began = time.monotonic()
+        result = run(settings(source, url, tmp_path / "run", outage_seconds=OUTAGE,
+                              dry_run=dry_run))
+        assert time.monotonic() - began < 10
     assert result.code == 3, result.stdout
     statuses = result.statuses()
     assert statuses == {"SKIPPED": 20, "DUPLICATE": 3}

@@ -12,17 +12,6 @@ from typing import Any
 import boto3
 import openpyxl
 import pytest
-from functional_support import (
-    Run,
-    calls,
-    fast,
-    generated,
-    owners,
-    read_csv,
-    resume,
-    run,
-    settings,
-)
 
 from bulk_assign import cli
 from bulk_assign.commands import run as app
@@ -33,6 +22,10 @@ from bulk_assign.emulator import Emulator
 from bulk_assign.errors import UsageError
 from bulk_assign.results import Contact
 from bulk_assign.run.export_rows import ExportFilters
+from tests.support.calls import calls, owners
+from tests.support.emulators import fast, generated
+from tests.support.outputs import read_csv
+from tests.support.runs import Run, resume, run, settings
 
 N, USERS = 12, 4
 IDS = [f"O{1_000_000 + i}" for i in range(N)]

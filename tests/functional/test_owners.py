@@ -15,10 +15,13 @@ from typing import Any
 
 import boto3
 import pytest
-from functional_support import DEMO_SEED, applied_writes, calls, fast, run, settings
 
 from bulk_assign.emulator import Emulator
 from bulk_assign.emulator.store import Opportunity
+from tests.support.calls import applied_writes, calls
+from tests.support.emulators import fast
+from tests.support.inputs import DEMO_SEED
+from tests.support.runs import run, settings
 
 PAM = "PartnerAccountManager"
 USERS = ["ana@example.com", "bo@example.com", "cy@example.com", "dee@example.com",

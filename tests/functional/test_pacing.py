@@ -17,13 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
-from functional_support import applied_writes, calls, fast, generated, run, settings
 
-from benchmarks.support import emulator_process, state, write_figures, write_input
 from bulk_assign.api.client import Turn, paced
 from bulk_assign.emulator import Emulator
 from bulk_assign.quota.pacer import PACE_MARGIN, PACE_MARGIN_SECONDS, SIGN_LEAD, TokenBucket
+from tests.support.calls import applied_writes, calls, write_figures
+from tests.support.emulators import emulator_process, fast, generated, state
+from tests.support.inputs import write_input
+from tests.support.runs import run, settings
+
+#: Every test here measures real pacing on the wall clock: `make test` runs them after the rest,
+#: one at a time (`-m pacing -p no:xdist`), so that no parallel test's load moves the figures.
+pytestmark = pytest.mark.pacing
 
 RATE = 20.0
 
@@ -33,7 +40,7 @@ def test_writes_arrive_at_the_allowed_pace(tmp_path: Path) -> None:
     apart and almost none throttled. The emulator runs in its own process, as AWS would.
 
     The median gap between arrivals is the tool's own spacing: (1 + 1%) / Q plus half a
-    millisecond, so 1.02 / Q, which the bench's wall / ((N-1)/Q) ~1.025 reflects. Load on the
+    millisecond, so 1.02 / Q, which the README's wall / ((N-1)/Q) ~1.025 reflects. Load on the
     machine barely moves it (1.02-1.06 over two dozen runs at load 6-14 on 2 cores, up to 1.10
     in a full suite run), so its bounds are tight. The whole run's pace also pays for the
     throttles that arrival jitter causes on a loaded machine (0.80-0.97 of Q, up to 7 of 67
@@ -53,10 +60,17 @@ def test_writes_arrive_at_the_allowed_pace(tmp_path: Path) -> None:
     gap = statistics.median(b - a for a, b in itertools.pairwise(arrivals)) * RATE
     # Below 1.0 the tool sends faster than allowed; above 1.10 it leaves quota unused (a 10%
     # pacing margin, 1.114, fails; a run whose jitter throttles cost it AIMD steps reached 1.10
-    # on this project's 2-core machines).
+    # on this project's 2-core machines). Where the bounds come from: `make bench` measures the
+    # same spacing as wall / ((N-1)/Q) = 1.023-1.024 on a quiet 2-core host and 1.027-1.032 on a
+    # noisier one (benchmarks/results/latest.md scenario 1, results/sharing.md "burst 1, CRM
+    # 0%" and its notes; the README's pacing table), and this test's own spread was 1.02-1.06
+    # at load 6-14: 1.10 sits above the whole spread, 1.114 (a 10% margin) outside it.
     assert 1.0 <= gap <= 1.10, f"median gap between writes {gap:.3f} / Q"
     pace = (figures.accepted - 1) / (figures.last - figures.first) / RATE
-    # The emulator's burst-1 bucket caps the accepted pace at Q.
+    # The emulator's burst-1 bucket caps the accepted pace at Q. The lower bound is what a
+    # loaded machine reliably achieves (0.80-0.97 of Q over two dozen runs at load 6-14, above);
+    # the benchmark's 0.5% (quiet) to 2.4% (noisier host) throttled writes (results/latest.md,
+    # README) are far inside the 15% allowed for a loaded one.
     assert 0.75 <= pace <= 1.005, f"accepted writes/s {pace * RATE:.2f}"
     assert figures.throttled_share <= 0.15, f"{figures.throttled} of {figures.writes} throttled"
 
@@ -184,18 +198,25 @@ def test_a_write_is_signed_just_before_it_leaves_however_long_it_queued(
 
 
 def test_a_write_that_came_a_little_early_goes_again_at_once_and_costs_no_pace(
-    emulator: Callable[..., Emulator], tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     """Arrival jitter: the token comes a few milliseconds after the call. Here the service's
     bucket refills 5% slower than our pace (10 writes/s against a run told 10.5), so about
     every other write arrives 3 ms early and is throttled. Each such write goes again a tenth
     of an interval after it left, ahead of the queue, and lands; nothing slows the pace, and
     no throttle is taken for another writer. The retry at once is one of the row's
-    `--max-attempts` (2 here): every row succeeds on its first or second write."""
-    emu = emulator(generated(40), **fast(write_rate=10.0))
+    `--max-attempts` (2 here): every row succeeds on its first or second write.
+
+    The emulator runs in its own process, as AWS would: in this one, its handler threads wait
+    for the GIL behind the run's own threads, and a write stamped 10-16 ms after it left made
+    the next one that much earlier than the service's bucket allows, beyond what the retry a
+    tenth of an interval later (9.5 ms) covers: the row then FAILED (1 run in 3 at load 4)."""
+    options = ("--generate", "40", "--write-rate", "10", "--read-rate", "1000", "--read-burst",
+               "100", "--quiet")
     source = write_input(tmp_path / "in.csv", 30)
-    result = run(settings(source, emu.url, tmp_path / "run", max_tps=10.5, max_attempts=2))
-    seen = emu.state()
+    with emulator_process(*options) as url:
+        result = run(settings(source, url, tmp_path / "run", max_tps=10.5, max_attempts=2))
+        seen = state(url)
 
     assert result.code == 0
     assert result.statuses() == {"SUCCEEDED": 30}

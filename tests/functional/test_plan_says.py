@@ -9,14 +9,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from functional_support import fast, generated, resume, run, settings
-
-from benchmarks.support import write_input
 from bulk_assign.commands import run as app
 from bulk_assign.emulator import Emulator
 from bulk_assign.quota.budget import AGE_MARGIN, DAY, local_time
 from bulk_assign.run.plan import plan_run
 from bulk_assign.store.journal import journal_write_times
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.runs import resume, run, settings
 
 
 def _window(start: datetime, hours: int = 2) -> str:

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from functional_support import applied_writes, calls, fast, generated, read_csv, run, settings
-
-from benchmarks.support import write_input
 from bulk_assign.emulator import Emulator
+from tests.support.calls import applied_writes, calls
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.outputs import read_csv
+from tests.support.runs import run, settings
 
 
 def _summary(folder: Path) -> dict[str, Any]:

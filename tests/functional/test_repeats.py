@@ -9,9 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from functional_support import applied_writes, calls, fast, generated, owners, run, settings
 
 from bulk_assign.emulator import Emulator
+from tests.support.calls import applied_writes, calls, owners
+from tests.support.emulators import fast, generated
+from tests.support.runs import run, settings
 
 HEADER = ["Identifier", "Email", "FirstName", "LastName", "Territory"]
 ROWS = [

@@ -11,19 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functional_support import (
-    applied_writes,
-    calls,
-    fast,
-    generated,
-    owners,
-    read_results,
-    wanted_owners,
-)
 
-from benchmarks.support import write_input
 from bulk_assign import cli
 from bulk_assign.emulator import Emulator
+from tests.support.calls import applied_writes, calls, owners
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.outputs import read_results, wanted_owners
 
 ROWS = 12
 VARIABLE = "AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING"

@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from functional_support import ROOT, fast, generated, read_results, run, settings
 
-from benchmarks.support import write_input
 from bulk_assign import cli
 from bulk_assign.emulator import Emulator
+from tests.support.emulators import fast, generated, running_emulator
+from tests.support.env import ROOT
+from tests.support.inputs import write_input
+from tests.support.outputs import read_results
+from tests.support.runs import run, settings
 
 ROWS = 16
 
@@ -56,18 +60,29 @@ def test_a_dry_run_folder_is_never_resumed_into_writes(
 # --- a run that changed rows and stopped with rows left (rejected credentials) ----------------
 
 
-def _partly_done(emulator: Callable[..., Emulator], tmp_path: Path) -> tuple[Emulator, Path]:
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory, aws_env: None
+             ) -> Iterator[tuple[Emulator, Path]]:
     """A run that changed about half the rows (rollback.csv has them) and left the rest
-    SKIPPED; the emulator then accepts the credentials again, so a resume could send."""
-    emu = emulator(generated(ROWS), **fast(reject_credentials_after=ROWS))
-    source = write_input(tmp_path / "in.csv", ROWS)
-    first = run(settings(source, emu.url, tmp_path / "run"))
-    assert first.code == 3
-    statuses = first.statuses()
-    assert statuses["SUCCEEDED"] >= 3 and statuses["SKIPPED"] >= 3, statuses
-    assert (first.folder / "rollback.csv").exists()
-    emu.configure(reject_credentials_after=None)
-    return emu, first.folder
+    SKIPPED, made once for the module; the emulator then accepts the credentials again, so a
+    resume could send. Each test damages its own copy of the folder: the resumes here are all
+    refused, and each test checks on the emulator's call log that its own sent nothing."""
+    tmp = tmp_path_factory.mktemp("partly-done")
+    with running_emulator(generated(ROWS), **fast(reject_credentials_after=ROWS)) as emu:
+        source = write_input(tmp / "in.csv", ROWS)
+        first = run(settings(source, emu.url, tmp / "run"))
+        assert first.code == 3
+        statuses = first.statuses()
+        assert statuses["SUCCEEDED"] >= 3 and statuses["SKIPPED"] >= 3, statuses
+        assert (first.folder / "rollback.csv").exists()
+        emu.configure(reject_credentials_after=None)
+        yield emu, first.folder
+
+
+def _partly_done(prepared: tuple[Emulator, Path], tmp_path: Path) -> tuple[Emulator, Path]:
+    """This test's own copy of the prepared run folder (resume takes the folder it is given)."""
+    emu, folder = prepared
+    return emu, Path(shutil.copytree(folder, tmp_path / "run"))
 
 
 def _resume_process(folder: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -103,10 +118,10 @@ def _nul_over_lines(journal: Path, first: int, last: int) -> None:
 
 @pytest.mark.parametrize("damage", ["nul-middle", "nul-tail", "deleted"])
 def test_a_damaged_or_missing_journal_stops_resume_and_keeps_rollback(
-    damage: str, emulator: Callable[..., Emulator], tmp_path: Path,
+    damage: str, prepared: tuple[Emulator, Path], tmp_path: Path,
     subprocess_env: dict[str, str],
 ) -> None:
-    emu, folder = _partly_done(emulator, tmp_path)
+    emu, folder = _partly_done(prepared, tmp_path)
     journal = folder / "journal.jsonl"
     rollback = (folder / "rollback.csv").read_bytes()
     results = (folder / "results.csv").read_bytes()
@@ -183,10 +198,10 @@ DAMAGES: dict[str, tuple[str, Callable[[Path], None]]] = {
 
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
 def test_a_damaged_journal_line_or_run_record_is_one_sentence_not_a_traceback(
-    damage: str, emulator: Callable[..., Emulator], tmp_path: Path,
+    damage: str, prepared: tuple[Emulator, Path], tmp_path: Path,
     subprocess_env: dict[str, str],
 ) -> None:
-    emu, folder = _partly_done(emulator, tmp_path)
+    emu, folder = _partly_done(prepared, tmp_path)
     rollback = (folder / "rollback.csv").read_bytes()
     names, corrupt = DAMAGES[damage]
     corrupt(folder)

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from functional_support import calls, fast, generated, resume, run, settings
-
-from benchmarks.support import write_input
 from bulk_assign.emulator import Emulator
+from tests.support.calls import calls
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.runs import resume, run, settings
 
 ROWS = 14
 

@@ -8,28 +8,27 @@ import json
 import signal
 import subprocess
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
-from functional_support import (
-    KEY,
-    SECRET,
-    calls,
-    fast,
-    generated,
-    read_results,
-    resume,
-    run,
-    settings,
-    tool_process,
-    wait_until,
-)
 
-from benchmarks.support import write_input
 from bulk_assign.commands.status import status_command
 from bulk_assign.emulator import Emulator
+from bulk_assign.quota.budget import AGE_MARGIN, DAY
+from tests.support.calls import calls
+from tests.support.emulators import fast, generated
+from tests.support.env import KEY, SECRET
+from tests.support.inputs import write_input
+from tests.support.outputs import read_results
+from tests.support.runs import (
+    resume,
+    run,
+    run_process,
+    settings,
+    wait_until,
+)
 
 
 def _summary(folder: Path) -> dict[str, object]:
@@ -43,17 +42,25 @@ def _status(folder: Path) -> str:
     return out.getvalue()
 
 
-def _age_the_journal(folder: Path, hours: float) -> None:
-    """As if the run's writes had left `hours` earlier: a day passes without waiting for it."""
+def _age_the_journal(folder: Path, hours: float | None = None, *,
+                     first_ages_out_in: float | None = None) -> None:
+    """As if the run's writes had left `hours` earlier: a day passes without waiting for it.
+    Or shifted so that the first of them leaves the budget's 24 h (and its margin)
+    `first_ages_out_in` seconds from now: a wait measured from now, which does not shrink by
+    however long a busy machine took between the write and this call."""
     path = folder / "journal.jsonl"
-    lines = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        if record.get("event") == "sending":
-            at = datetime.fromisoformat(record["at"].replace("Z", "+00:00"))
-            record["at"] = (at - timedelta(hours=hours)).isoformat()
-        lines.append(json.dumps(record))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    sent = [r for r in records if r.get("event") == "sending"]
+    times = [datetime.fromisoformat(r["at"].replace("Z", "+00:00")) for r in sent]
+    if first_ages_out_in is not None:
+        due = datetime.now(UTC) + timedelta(seconds=first_ages_out_in - DAY - AGE_MARGIN)
+        shift = min(times) - due
+    else:
+        assert hours is not None
+        shift = timedelta(hours=hours)
+    for record, at in zip(sent, times, strict=True):
+        record["at"] = (at - shift).isoformat()
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
 
 
 def test_a_spent_budget_stops_resumes_refuse_until_the_writes_age_out(
@@ -95,8 +102,9 @@ def test_with_wait_a_run_meets_its_budget_and_goes_on(
     source = write_input(tmp_path / "in.csv", 6)
     first = run(settings(source, emu.url, tmp_path / "run", daily_budget=3, workers=1))
     assert first.code == 3
-    # The three writes left 24 h minus 2 s ago (+ the margin): the resume waits for them.
-    _age_the_journal(first.folder, hours=24 + 58 / 3600)
+    # The first of the three writes leaves the last 24 h (+ the margin) 3 s from now: the
+    # resume waits for it.
+    _age_the_journal(first.folder, first_ages_out_in=3.0)
     later = resume(first.folder, wait=True)
     assert later.code == 0, later.stdout
     assert later.statuses() == {"SUCCEEDED": 6}
@@ -145,9 +153,8 @@ def test_ctrl_c_while_waiting_for_the_window_exits_130_and_resume_continues(
     opens = datetime.now() + timedelta(hours=2)
     window = f"{opens:%H:%M}-{opens + timedelta(hours=1):%H:%M}"
     output = tmp_path / "run.out"
-    proc = tool_process(
-        ["run", str(source), "--catalog", "Sandbox", "--endpoint-url", emu.url, "--out",
-         str(folder), "--max-tps", "20", "--window", window, "--quiet"], subprocess_env, output)
+    proc = run_process(source, emu.url, folder, "--max-tps", "20", "--window", window,
+                       env=subprocess_env, log=output)
     try:
         wait_until(lambda: '"cause": "window"' in _read(folder / "status.json"), timeout=30,
                    what="the run to wait for its window")
@@ -179,81 +186,3 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError:
         return ""
-
-
-def _sending_lines(folder: Path) -> int:
-    text = (folder / "journal.jsonl").read_text(encoding="utf-8")
-    return text.count('"event": "sending"')
-
-
-def _writes_agree(folder: Path, emu: Emulator) -> int:
-    """The service's count of AssignOpportunity calls, which the journal's `sending` lines, the
-    summary's writes and the budget's use all equal; returned."""
-    seen = len(calls(emu.state(), "AssignOpportunity"))
-    summary = _summary(folder)
-    written = summary["calls"]
-    quota = summary["quota_use"]
-    assert isinstance(written, dict) and isinstance(quota, dict)
-    assert (_sending_lines(folder), written["write"], quota["budget_used_last_24h"]) == (
-        seen, seen, seen)
-    return seen
-
-
-def _raise_budget(folder: Path, budget: int) -> None:
-    record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    record["settings"]["daily_budget"] = budget
-    (folder / "run.json").write_text(json.dumps(record), encoding="utf-8")
-
-
-def test_a_budget_stop_counts_only_the_writes_that_left(
-    emulator: Callable[..., Emulator], tmp_path: Path,
-) -> None:
-    """Six workers queue for the write slots, so rows are waiting when the budget runs out:
-    they hold no budget, the run made exactly the budget's writes, and a larger budget on
-    resume sends exactly the difference."""
-    emu = emulator(generated(30), **fast())
-    source = write_input(tmp_path / "in.csv", 30)
-    first = run(settings(source, emu.url, tmp_path / "run", daily_budget=10, workers=6,
-                         max_tps=40.0))
-    assert first.code == 3
-    assert first.statuses() == {"SUCCEEDED": 10, "SKIPPED": 20}
-    assert {r["error_class"] for r in first.results() if r["status"] == "SKIPPED"} == {
-        "BudgetSpent"}
-    assert _writes_agree(first.folder, emu) == 10
-    assert "Writes used: 10 " in first.stdout
-
-    _raise_budget(first.folder, 15)
-    again = resume(first.folder)
-    assert again.code == 3, again.stdout
-    assert again.statuses() == {"SUCCEEDED": 15, "SKIPPED": 15}
-    assert _writes_agree(first.folder, emu) == 15
-
-
-def test_after_a_sigterm_the_budget_holds_only_the_writes_that_left_and_resume_uses_the_rest(
-    emulator: Callable[..., Emulator], tmp_path: Path, subprocess_env: dict[str, str],
-) -> None:
-    emu = emulator(generated(40), **fast())  # no throttle: each write is one row done
-    source = write_input(tmp_path / "in.csv", 40)
-    folder = tmp_path / "run"
-    output = tmp_path / "run.out"
-    proc = tool_process(  # six workers queue for the write slots, ten a second
-        ["run", str(source), "--catalog", "Sandbox", "--endpoint-url", emu.url, "--out",
-         str(folder), "--max-tps", "10", "--read-tps", "100", "--workers", "6", "--daily-budget",
-         "16", "--quiet"],
-        subprocess_env, output)
-    try:
-        wait_until(lambda: _read(folder / "journal.jsonl").count('"outcome"') >= 3, timeout=30,
-                   what="the run to finish some rows")
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
-    assert code == 130, output.read_text(encoding="utf-8", errors="replace")
-    before = _writes_agree(folder, emu)
-    assert before < 16
-
-    later = resume(folder)  # not refused: the rows that were queued hold no budget
-    assert later.code == 3, later.stdout
-    assert _writes_agree(folder, emu) == 16
-    assert later.statuses() == {"SUCCEEDED": 16, "SKIPPED": 24}

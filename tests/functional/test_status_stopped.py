@@ -9,14 +9,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from functional_support import fast, generated, run, settings
-
-from benchmarks.support import write_input
 from bulk_assign import cli
 from bulk_assign.commands.status import status_command
 from bulk_assign.emulator import Emulator
 from bulk_assign.quota.budget import AGE_MARGIN, DAY, local_time
 from bulk_assign.store.journal import journal_write_times
+from tests.support.emulators import fast, generated
+from tests.support.inputs import write_input
+from tests.support.runs import run, settings
 
 
 def _status(folder: Path) -> str:

@@ -18,17 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functional_support import (
-    calls,
-    fast,
-    generated,
-    owners,
-    read_csv,
-    read_results,
-    tool_process,
-    wait_until,
-)
-from helpers_excel import workbook
 
 from bulk_assign import cli
 from bulk_assign.commands import run as app
@@ -36,6 +25,11 @@ from bulk_assign.commands.export import ExportSettings, export_command, filters_
 from bulk_assign.emulator import Emulator
 from bulk_assign.errors import UsageError
 from bulk_assign.run.exporter import PartialFile, partial_path
+from tests.support.calls import calls, owners
+from tests.support.emulators import fast, generated
+from tests.support.outputs import read_csv, read_results
+from tests.support.runs import tool_process, wait_until
+from tests.support.workbooks import workbook
 
 FROM, TO = "user2@example.com", "user3@example.com"
 

@@ -15,20 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functional_support import (
-    calls,
-    fast,
-    generated,
-    read_csv,
-    run,
-    settings,
-    tool_process,
-    wait_until,
-)
 
 from bulk_assign import cli
 from bulk_assign.commands.verify import verify_command
 from bulk_assign.emulator import Emulator
+from tests.support.calls import calls
+from tests.support.emulators import fast, generated
+from tests.support.outputs import read_csv
+from tests.support.runs import run, settings, tool_process, wait_until
 
 #: An outage after 1 s without an answer: no test waits long.
 OUTAGE = 1.0

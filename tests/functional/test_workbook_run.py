@@ -10,10 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
-from functional_support import ROOT, fast, resume, run, settings
 
 from bulk_assign.emulator import Emulator
 from bulk_assign.sheet.cells import unescape
+from tests.support.emulators import fast
+from tests.support.env import ROOT
+from tests.support.runs import resume, run, settings
 
 EXCEL_SAMPLE = ROOT / "samples" / "realignment.xlsx"
 

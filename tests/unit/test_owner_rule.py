@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers_files import write_csv
 
 from bulk_assign.check.owners import (
     changed_message,
@@ -19,6 +18,7 @@ from bulk_assign.report.privacy import scrub
 from bulk_assign.results import OWNER_CHANGED, Contact, Job, Status
 from bulk_assign.sheet import fields
 from bulk_assign.sheet.reader import read_table
+from tests.support.inputs import write_csv
 
 ANA = Contact("ana@example.com", "Ana", "Lima", "PartnerAccountManager")
 BO = Contact("bo@example.com", "Bo", "Berg", "PartnerAccountManager")
