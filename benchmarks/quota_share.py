@@ -88,6 +88,19 @@ SCENARIOS: tuple[Case, ...] = (
     Case(1, 0.5, "reported", "reported", repeats=Repeats(quick=1)),
 )
 
+
+def _check_scenarios() -> None:
+    """`make bench` and `make bench-full` differ in sizes and repeats, never in table rows:
+    every case runs at least once in both, the full set keeps three repeats, the quick set
+    (the smoke test) runs one case at least."""
+    for case in SCENARIOS:
+        assert case.repeats.default >= 1 and case.repeats.full >= 3, case.name
+    assert len({case.name for case in SCENARIOS}) == len(SCENARIOS)
+    assert any(case.repeats.quick for case in SCENARIOS)
+
+
+_check_scenarios()  # on import: the bench smoke test (python -m benchmarks) fails on a bad table
+
 class Crm:
     """Poisson writes at `rate`; each up to 3 attempts, full-jitter backoff base 1 s / Q."""
 

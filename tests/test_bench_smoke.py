@@ -19,7 +19,7 @@ from tests.support.env import ROOT, tool_env
 #: `--only` name -> the scenario's label in the table.
 SCENARIOS = {"pacing": "1 pacing", "shared": "2 shared", "scale": "3 offline",
              "overhead": "4 overhead", "stewardship": "5 steward", "sharing": "6 share",
-             "export": "7 export"}
+             "export": "7 export", "preview": "8 preview"}
 #: `--quick`'s rows (benchmarks/__main__.py QUICK.rows): scenario 5 runs half of them twice.
 QUICK_ROWS = 12
 

@@ -61,8 +61,8 @@ def test_each_filter_narrows_to_what_the_emulator_holds(
     some = next(iter(opps.values()))
     since = "2024-09-01"
     cutoff = datetime(2024, 9, 1, tzinfo=UTC)
-    ids_sheet = tmp_path / "ids.csv"
-    chosen = [*sorted(opps)[5:12], "O999999999"]  # one unknown: left out, not an error
+    ids_sheet = tmp_path / "chosen.csv"  # not an export's --out: that is never overwritten
+    chosen = [*sorted(opps)[5:12], "O999999999"]  # one unknown: left out, named, exit 1
     ids_sheet.write_text("Opportunity Id\n" + "\n".join(chosen) + "\n", encoding="utf-8")
     cases = {
         "stage": (filters_from(owners=[], stages=[some["stage"].lower()], customers=[],
@@ -86,8 +86,9 @@ def test_each_filter_narrows_to_what_the_emulator_holds(
         assert 0 < len(expected) < N, name
         out = tmp_path / f"{name}.csv"
         code, text = _export(emu.url, out, filters)
-        assert code == 0, text
+        assert code == (1 if name == "ids" else 0), text
         assert _ids(out) == expected, name
+    assert "do not exist in catalog Sandbox: O999999999" in text
 
 
 def test_export_is_run_input_two_edits_cost_two_writes(
@@ -114,7 +115,7 @@ def test_export_is_run_input_two_edits_cost_two_writes(
         moved[ident] = target
     book.save(out)
     table = read_table(out)
-    assert "Current Email" in table.extra_columns
+    assert table.columns["ExpectedOwner"] == "Current Email"  # the owner when exported
     assert validate(table, catalog="Sandbox").counts() == {"VALID": N}
     result = run(settings(out, emu.url, tmp_path / "run"))
     assert result.code == 0, result.stdout
@@ -197,7 +198,7 @@ def test_transfer_moves_exactly_the_from_owners_matching_and_rollback_restores(
     assert owners(emu.state()) == before
 
 
-def test_verify_finds_drift_and_not_found(
+def test_verify_finds_drift_and_names_the_row_never_sent(
     seeded: tuple[Emulator, dict[str, Any]], tmp_path: Path
 ) -> None:
     emu, seed = seeded
@@ -212,7 +213,9 @@ def test_verify_finds_drift_and_not_found(
     changed = [r["Identifier"] for r in result.results() if r["status"] == "SUCCEEDED"]
     assert changed
     text = io.StringIO()
-    assert verify_command(result.folder, stdout=text) == 0, text.getvalue()
+    # The unknown opportunity FAILED: the run did not do all it meant to, no sign-off.
+    assert verify_command(result.folder, stdout=text) == 1, text.getvalue()
+    assert "NOT_SENT             1" in text.getvalue()
     client = boto3.client("partnercentral-selling", endpoint_url=emu.url,
                           region_name="us-east-1")
     client.assign_opportunity(Catalog="Sandbox", Identifier=changed[0], Assignee={
@@ -222,7 +225,8 @@ def test_verify_finds_drift_and_not_found(
     verdicts = {r["Identifier"]: r for r in read_csv(result.folder / "verify.csv")}
     assert verdicts[changed[0]]["verdict"] == "DRIFTED"
     assert verdicts[changed[0]]["owner now"] == "user6@example.com"
-    assert verdicts["O888888888"]["verdict"] == "NOT_FOUND"
+    assert verdicts["O888888888"]["verdict"] == "NOT_SENT"
+    assert verdicts["O888888888"]["run status"] == "FAILED"
     assert verdicts["O888888888"]["error_class"] == "ResourceNotFoundException"
     assert {verdicts[i]["verdict"] for i in ids if i != changed[0]} == {"MATCH"}
     assert len(verdicts) == len(lines)

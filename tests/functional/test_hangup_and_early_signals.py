@@ -3,19 +3,25 @@ of the process never leaves a half-written run folder."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bulk_assign.commands import run as app
 from bulk_assign.emulator import Emulator
+from bulk_assign.run.guard import RunGuard
 from tests.support.calls import applied_writes
 from tests.support.emulators import fast, generated
 from tests.support.inputs import write_input
+from tests.support.journals import journal_outcomes
 from tests.support.outputs import read_csv, read_results, wanted_owners
 from tests.support.runs import (
     resume,
@@ -23,6 +29,7 @@ from tests.support.runs import (
     run_process,
     settings,
     stop_once_rows_finish,
+    wait_until,
 )
 
 
@@ -165,3 +172,44 @@ def test_a_signal_during_the_imports_is_noted_and_acted_on_once_they_are_done(
     assert "bulk-assign: interrupted" in text and "Traceback" not in text, text
     assert not folder.exists()
     assert emu.state()["calls"] == []
+
+
+def test_a_signal_while_the_guards_lock_is_held_still_stops_the_run_with_130(
+    emulator: Callable[..., Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The handler runs in the main thread whatever that thread holds: it records the stop
+    without the guard's lock, so the run stops at once even while the lock is taken."""
+    emu = emulator(generated(30), **fast())
+    source = write_input(tmp_path / "in.csv", 30)
+    folder = tmp_path / "run"
+    guards: list[RunGuard] = []
+
+    def capture(*args: Any, **kwargs: Any) -> RunGuard:
+        guards.append(real_run_guard(*args, **kwargs))
+        return guards[-1]
+
+    real_run_guard = app.run_guard
+    monkeypatch.setattr(app, "run_guard", capture)
+    seen: list[bool] = []
+
+    def hold_the_lock_and_signal() -> None:
+        wait_until(lambda: journal_outcomes(folder) >= 3, timeout=30,
+                   what="the run to finish some rows")
+        guard = guards[0]
+        with guard._lock:
+            os.kill(os.getpid(), signal.SIGINT)
+            deadline = time.monotonic() + 2.0
+            while not guard.stopping and time.monotonic() < deadline:
+                time.sleep(0.01)
+            seen.append(guard.stopping)
+
+    helper = threading.Thread(target=hold_the_lock_and_signal, daemon=True)
+    helper.start()
+    result = run(settings(source, emu.url, folder, max_tps=10.0))
+    helper.join(10)
+    assert seen == [True], "the stop waited for the guard's lock"
+    assert result.code == 130, result.stdout
+    statuses = {(r["status"], r["error_class"]) for r in result.results()}
+    assert ("SKIPPED", "Interrupted") in statuses
+    assert statuses <= {("SUCCEEDED", ""), ("SKIPPED", "Interrupted")}
+    assert "stop: Interrupted: interrupted by SIGINT" in (folder / "run.log").read_text("utf-8")

@@ -40,7 +40,7 @@ def test_writes_arrive_at_the_allowed_pace(tmp_path: Path) -> None:
     apart and almost none throttled. The emulator runs in its own process, as AWS would.
 
     The median gap between arrivals is the tool's own spacing: (1 + 1%) / Q plus half a
-    millisecond, so 1.02 / Q, which the README's wall / ((N-1)/Q) ~1.025 reflects. Load on the
+    millisecond, so 1.02 / Q, which the bench's wall / ((N-1)/Q) ~1.025 reflects. Load on the
     machine barely moves it (1.02-1.06 over two dozen runs at load 6-14 on 2 cores, up to 1.10
     in a full suite run), so its bounds are tight. The whole run's pace also pays for the
     throttles that arrival jitter causes on a loaded machine (0.80-0.97 of Q, up to 7 of 67

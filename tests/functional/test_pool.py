@@ -12,7 +12,8 @@ import pytest
 
 from bulk_assign.emulator import Emulator
 from bulk_assign.emulator.service import Reply, Service
-from bulk_assign.results import RowOutcome
+from bulk_assign.results import Job, RowOutcome
+from bulk_assign.run.assigner import RowAssigner
 from bulk_assign.store.journal import Journal
 from tests.support.calls import applied_writes
 from tests.support.emulators import fast, generated
@@ -96,3 +97,37 @@ def test_the_workers_overlap_and_never_exceed_their_number(
     state = emu.state()
     assert len([c for c in state["calls"] if c["operation"] != "ListOpportunities"]) == 2 * rows
     assert set(applied_writes(state).values()) == {1}
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_row_that_raises_what_nobody_expected_fails_alone_and_the_others_go_on(
+    emulator: Callable[..., Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    workers: int,
+) -> None:
+    """A bug met on one row (here `assign` raising) ends that row FAILED with the exception's
+    class, its traceback in run.log without the personal data the message carried, and every
+    other row is done."""
+    emu = emulator(generated(12), **fast())
+    source = write_input(tmp_path / "in.csv", 12)
+    broken = "O1000004"  # row 6
+    real_assign = RowAssigner.assign
+
+    def assign(self: RowAssigner, job: Job) -> RowOutcome:
+        if job.identifier == broken:
+            raise RuntimeError(f"cannot assign to {job.assignee.email} (+1 555 010 0199)")
+        return real_assign(self, job)
+
+    monkeypatch.setattr(RowAssigner, "assign", assign)
+    result = run(settings(source, emu.url, tmp_path / "run", workers=workers))
+    assert result.code == 1  # a FAILED row, not an abort nor an interruption
+    rows = result.by_row()
+    assert len(rows) == 12
+    assert (rows[6]["status"], rows[6]["error_class"]) == ("FAILED", "RuntimeError")
+    assert "@" not in rows[6]["error_message"] and "run.log" in rows[6]["error_message"]
+    assert {r["status"] for n, r in rows.items() if n != 6} == {"SUCCEEDED"}
+    assert set(applied_writes(emu.state())) == {f"O{1000000 + i}" for i in range(12)} - {broken}
+    log = (result.folder / "run.log").read_text(encoding="utf-8")
+    assert f"row 6 {broken}: unexpected RuntimeError" in log
+    assert "Traceback (most recent call last)" in log and "in assign" in log
+    assert "@" not in log and "+1 555 010 0199" not in log
+    assert "cannot assign to <email> (<phone>)" in log

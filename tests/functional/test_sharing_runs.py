@@ -27,6 +27,7 @@ from tests.support.runs import (
     run,
     run_process,
     settings,
+    tool_process,
     wait_until,
 )
 
@@ -186,3 +187,81 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError:
         return ""
+
+
+def _sending_lines(folder: Path) -> int:
+    text = (folder / "journal.jsonl").read_text(encoding="utf-8")
+    return text.count('"event": "sending"')
+
+
+def _writes_agree(folder: Path, emu: Emulator) -> int:
+    """The service's count of AssignOpportunity calls, which the journal's `sending` lines, the
+    summary's writes and the budget's use all equal; returned."""
+    seen = len(calls(emu.state(), "AssignOpportunity"))
+    summary = _summary(folder)
+    written = summary["calls"]
+    quota = summary["quota_use"]
+    assert isinstance(written, dict) and isinstance(quota, dict)
+    assert (_sending_lines(folder), written["write"], quota["budget_used_last_24h"]) == (
+        seen, seen, seen)
+    return seen
+
+
+def _raise_budget(folder: Path, budget: int) -> None:
+    record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    record["settings"]["daily_budget"] = budget
+    (folder / "run.json").write_text(json.dumps(record), encoding="utf-8")
+
+
+def test_a_budget_stop_counts_only_the_writes_that_left(
+    emulator: Callable[..., Emulator], tmp_path: Path,
+) -> None:
+    """Six workers queue for the write slots, so rows are waiting when the budget runs out:
+    they hold no budget, the run made exactly the budget's writes, and a larger budget on
+    resume sends exactly the difference."""
+    emu = emulator(generated(30), **fast())
+    source = write_input(tmp_path / "in.csv", 30)
+    first = run(settings(source, emu.url, tmp_path / "run", daily_budget=10, workers=6,
+                         max_tps=40.0))
+    assert first.code == 3
+    assert first.statuses() == {"SUCCEEDED": 10, "SKIPPED": 20}
+    assert {r["error_class"] for r in first.results() if r["status"] == "SKIPPED"} == {
+        "BudgetSpent"}
+    assert _writes_agree(first.folder, emu) == 10
+    assert "Writes used: 10 " in first.stdout
+
+    _raise_budget(first.folder, 15)
+    again = resume(first.folder)
+    assert again.code == 3, again.stdout
+    assert again.statuses() == {"SUCCEEDED": 15, "SKIPPED": 15}
+    assert _writes_agree(first.folder, emu) == 15
+
+
+def test_after_a_sigterm_the_budget_holds_only_the_writes_that_left_and_resume_uses_the_rest(
+    emulator: Callable[..., Emulator], tmp_path: Path, subprocess_env: dict[str, str],
+) -> None:
+    emu = emulator(generated(40), **fast())  # no throttle: each write is one row done
+    source = write_input(tmp_path / "in.csv", 40)
+    folder = tmp_path / "run"
+    output = tmp_path / "run.out"
+    proc = tool_process(  # six workers queue for the write slots, ten a second
+        ["run", str(source), "--catalog", "Sandbox", "--endpoint-url", emu.url, "--out",
+         str(folder), "--max-tps", "10", "--read-tps", "100", "--workers", "6", "--daily-budget",
+         "16", "--quiet"],
+        subprocess_env, output)
+    try:
+        wait_until(lambda: _read(folder / "journal.jsonl").count('"outcome"') >= 3, timeout=30,
+                   what="the run to finish some rows")
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert code == 130, output.read_text(encoding="utf-8", errors="replace")
+    before = _writes_agree(folder, emu)
+    assert before < 16
+
+    later = resume(folder)  # not refused: the rows that were queued hold no budget
+    assert later.code == 3, later.stdout
+    assert _writes_agree(folder, emu) == 16
+    assert later.statuses() == {"SUCCEEDED": 16, "SKIPPED": 24}
