@@ -11,7 +11,7 @@ import pytest
 from bulk_assign.check import hidden
 from bulk_assign.check.validator import validate
 from bulk_assign.errors import InputError, UsageError
-from bulk_assign.sheet import reader
+from bulk_assign.sheet import excel_input
 from bulk_assign.sheet.excel_marks import scan_sheet
 from bulk_assign.sheet.reader import read_table
 from tests.support.inputs import GOOD, HEADER, row, write_csv
@@ -76,7 +76,7 @@ def test_big_workbooks_read_in_read_only_mode_find_the_same(
     rows = people(5)
     rows[2][1] = '=LOWER("X@EXAMPLE.COM")'
     path = workbook(tmp_path / "in.xlsx", rows, hidden_rows=[4], hidden_columns=["A"])
-    monkeypatch.setattr(reader, "_READ_ONLY_ABOVE_BYTES", 0)
+    monkeypatch.setattr(excel_input, "_READ_ONLY_ABOVE_BYTES", 0)
     table = read_table(path)
     assert table.hidden_rows == (4,)
     assert table.hidden_columns == {"Identifier": "A ('Identifier')"}

@@ -9,7 +9,7 @@ import pytest
 from bulk_assign.check.problems import CODES, UNCALCULATED_FORMULA
 from bulk_assign.check.rules import canonical_catalog
 from bulk_assign.check.validator import Validation, validate
-from bulk_assign.cli import _catalog
+from bulk_assign.cli_values import catalog as catalog_option
 from bulk_assign.results import Contact
 from bulk_assign.sheet.reader import read_table
 from tests.support.inputs import HEADER, SAMPLES, row, write_csv
@@ -213,7 +213,7 @@ def test_catalog_names_fold_in_one_place() -> None:
     assert [canonical_catalog(c) for c in ("aws", " SANDBOX ", "Sandbox", "Prod", "")] == [
         "AWS", "Sandbox", "Sandbox", None, None,
     ]
-    assert _catalog("sandbox") == "Sandbox"  # the CLI's --catalog uses the same function
+    assert catalog_option("sandbox") == "Sandbox"  # the CLI's --catalog uses the same function
 
 
 def test_conflicts_send_none_and_each_names_the_others(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from bulk_assign.commands import run as app
+from bulk_assign.commands.resume import resume_command
+from bulk_assign.commands.validate import validate_command
 from bulk_assign.emulator import Emulator
 from bulk_assign.errors import UsageError
 from bulk_assign.store.runlock import LOCK_FILE, lock_holder
@@ -80,7 +82,7 @@ def test_a_second_resume_is_refused_at_once_while_the_first_goes_on(
         # In this process: refused within a second, naming the holder, before any call.
         t0 = time.monotonic()
         with pytest.raises(UsageError) as refused:
-            app.resume_command(folder, endpoint_url=other.url, quiet=True)
+            resume_command(folder, endpoint_url=other.url, quiet=True)
         assert time.monotonic() - t0 < 1.0
         message = refused.value.message
         assert f"pid {first.pid} on {socket.gethostname()}" in message
@@ -180,7 +182,7 @@ def test_an_existing_out_folder_keeps_its_mode_and_its_files_are_private(
 def test_validate_writes_a_private_folder(umask: int, tmp_path: Path) -> None:
     source = write_input(tmp_path / "in.csv", 3)
     folder = tmp_path / "checked"
-    assert app.validate_command(input_path=source, catalog="Sandbox", out=folder,
+    assert validate_command(input_path=source, catalog="Sandbox", out=folder,
                                 stdout=io.StringIO()) == 0
     assert (folder.stat().st_mode & 0o777) == 0o700
     assert _modes(folder) == {"results.csv": 0o600, "summary.json": 0o600}

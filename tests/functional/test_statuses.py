@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bulk_assign.commands import run as app
+from bulk_assign.commands.validate import validate_command
 from bulk_assign.emulator import Emulator, EmulatorConfig
 from bulk_assign.emulator.errors import ApiError
 from tests.support.calls import calls
@@ -52,7 +52,7 @@ def test_demo_realignment_gives_the_expected_statuses(
 
     # INVALID and DUPLICATE rows are exactly what `validate` reports.
     validated = tmp / "validate"
-    assert app.validate_command(input_path=DEMO_INPUT, catalog="Sandbox", out=validated,
+    assert validate_command(input_path=DEMO_INPUT, catalog="Sandbox", out=validated,
                                 stdout=io.StringIO()) == 1
     held = {
         int(r["row"]): (r["status"], r["error_class"])
