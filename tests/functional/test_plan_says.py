@@ -66,11 +66,12 @@ def test_a_resume_whose_budget_is_spent_says_when_it_can_write_again(
 def test_waited_seconds_is_the_time_the_run_waited_not_the_workers_sum(
     emulator: Callable[..., Emulator], tmp_path: Path
 ) -> None:
-    """The window opens 2 s after the run starts (the run's clock is shifted so that a window
-    of whole minutes opens then): six rows wait together, the run waits about 2 s."""
+    """The window opens 4 s after the test starts (the run's clock is shifted so that a window
+    of whole minutes opens then): six rows wait together, the run waits up to 4 s (less what its
+    start took on a busy machine). Six workers' waits summed would be far more than the wall."""
     real = datetime.now(UTC)
     opens = real.replace(second=0, microsecond=0) + timedelta(hours=1)
-    shift = opens - timedelta(seconds=2) - real
+    shift = opens - timedelta(seconds=4) - real
     emu = emulator(generated(10), **fast())
     source = write_input(tmp_path / "in.csv", 6)
     started = time.monotonic()
@@ -80,5 +81,5 @@ def test_waited_seconds_is_the_time_the_run_waited_not_the_workers_sum(
     assert result.code == 0, result.stdout
     summary = json.loads((result.folder / "summary.json").read_text(encoding="utf-8"))
     waited = summary["quota_use"]["waited_seconds"]["window"]
-    assert 1.0 <= waited <= 3.0, summary["quota_use"]
+    assert 1.0 <= waited <= 4.5, summary["quota_use"]
     assert waited <= took
