@@ -224,7 +224,8 @@ def _add_sharing_options(run: argparse.ArgumentParser) -> None:
                      "look-back saw them use, and less when throttles show them)")
     run.add_argument("--lookback", type=values.minutes, default=default("lookback_seconds") / 60,
                      metavar="MINUTES", help="how far back to look for the account's other "
-                     "writes before the run (default %(default)g; 0: do not look)")
+                     "writes before the run (default %(default)g); their rate is measured from "
+                     "their recent writes, and again during the run (0: do not look)")
     run.add_argument("--account-tps", type=values.positive_float, default=default("account_tps"),
                      metavar="Q", help="the account's write quota per second (default "
                      "%(default)s, the documented one)")

@@ -12,6 +12,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -33,13 +34,8 @@ from bulk_assign.errors import (
     UsageError,
 )
 from bulk_assign.quota.budget import Window, WriteBudget, local_time
-from bulk_assign.quota.sharing import (
-    OtherWriters,
-    SharePlan,
-    look_back,
-    our_identifiers,
-    quota_facts,
-)
+from bulk_assign.quota.lookback import OtherWriters, look_back
+from bulk_assign.quota.sharing import SharePlan, our_identifiers, quota_facts
 from bulk_assign.report.files import OutputPaths, format_summary, workbook_wanted, write_outputs
 from bulk_assign.results import OWNER_CHANGED, RowOutcome, Status
 from bulk_assign.run.guard import RunGuard
@@ -291,8 +287,12 @@ def _execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPICli
     write_record(folder, record)
     journal = Journal(folder / JOURNAL)
     with run_log(folder), precise_scheduling(), progress_bar(plan.count, quiet=quiet) as bar:
+        live = share is not None and share.live_every is not None
         runner = Runner(settings, client, journal, guard=guard, sent_before=plan.sent_before,
-                        listener=ProgressListener(bar), share=share, now=now)
+                        listener=ProgressListener(bar), share=share, now=now,
+                        connect_looks=partial(make_client, settings, pool_size=1) if live
+                        else None,
+                        ours=our_identifiers(plan) if live else ())
         report = runner.run(plan.jobs())
     journal.close()
     outcomes = {**plan.earlier, **report.outcomes}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from bulk_assign.quota.budget import DAY, WriteBudget, local_time
+from bulk_assign.quota.lookback import timeline
 from bulk_assign.run.intent import NOT_REACHED, load_intent
 from bulk_assign.run.plan import final_status
 from bulk_assign.store.journal import journal_write_times
@@ -54,6 +55,7 @@ def status_command(run_dir: Path, *, stdout: TextIO,
     lines.append(f"Rows left to send: {left:,}")
     pace = float(facts.get("pace") or settings.max_tps)
     lines.append(f"Pace: {pace:.3g} writes/s" + ("" if running else " (when it last ran)"))
+    lines += _others_lines(facts if running else {}, run_dir)
     wait_until = _waiting_line(facts.get("waiting") if running else None, moment, lines)
     if running and left:
         eta = _eta(settings.daily_budget, run_dir, left, pace, moment, wait_until)
@@ -63,6 +65,25 @@ def status_command(run_dir: Path, *, stdout: TextIO,
         lines.append(f"Continue with: bulk-assign resume {run_dir}")
     print("\n".join(lines), file=stdout)
     return 0
+
+
+def _others_lines(facts: dict[str, Any], run_dir: Path) -> list[str]:
+    """What the live look-back measured of the other writers: its latest look while the run
+    runs (status.json), else the few measurements summary.json kept."""
+    latest = facts.get("others")
+    if isinstance(latest, dict):
+        return [f"Other writers: {latest['writes_per_second']:.3g} writes/s, measured at "
+                f"{latest['at']} over the last {latest['over_seconds']:.0f} s"]
+    try:
+        summary = json.loads((run_dir / SUMMARY_JSON).read_text(encoding="utf-8"))
+        during = summary["quota_use"]["other_writers_during_run"] or {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    measured = during.get("measured") or []
+    if not measured:
+        return []
+    return [f"Other writers during the last invocation (writes/s, {during.get('looks', 0)} "
+            f"looks): {timeline(measured)}"]
 
 
 def _why_stopped(run_dir: Path, budget_limit: int, moment: datetime) -> list[str]:

@@ -302,20 +302,23 @@ class Pacer:
     def __init__(self, *, max_tps: float, read_tps: float, clock: Clock = time.monotonic,
                  sleep: Sleep | None = None, on_rate_change: Callable[[float, float], None]
                  | None = None, start_tps: float | None = None,
-                 pause: Pause = time.sleep) -> None:
+                 pause: Pause = time.sleep, allowance: float | None = None) -> None:
         """`start_tps` (default `max_tps`): the first write rate; successes climb from there
         one step at a time, as after a decrease. `pause`: the buckets' wait that a stop does
-        not cut short (TokenBucket)."""
+        not cut short (TokenBucket). `allowance` (default `max_tps`): what the others leave
+        us (sharing.py), which the live look-back moves during the run."""
         self.max_tps = max_tps
-        start = max_tps if start_tps is None else max(max_tps * FLOOR_SHARE,
-                                                      min(start_tps, max_tps))
+        #: What the others leave us (sharing.ShareController.measured); None: max_tps.
+        self._allowance = allowance
+        #: A lower maximum for a while (sharing.ShareController); None: max_tps.
+        self._ceiling: float | None = None
+        start = self.top if start_tps is None else max(max_tps * FLOOR_SHARE,
+                                                       min(start_tps, self.top))
         self.writes = TokenBucket(start, clock=clock, sleep=sleep, pause=pause)
         self.reads = TokenBucket(read_tps, clock=clock, sleep=sleep, pause=pause)
         self._state = AimdState(rate=start)
         self._lock = threading.Lock()
         self._on_rate_change = on_rate_change
-        #: A lower maximum for a while (sharing.ShareController); None: max_tps.
-        self._ceiling: float | None = None
 
     @property
     def write_rate(self) -> float:
@@ -326,9 +329,15 @@ class Pacer:
         return self.max_tps * FLOOR_SHARE
 
     @property
+    def allowance(self) -> float:
+        return self.max_tps if self._allowance is None else min(self.max_tps, self._allowance)
+
+    @property
     def top(self) -> float:
-        """The highest the rate may climb now."""
-        return self.max_tps if self._ceiling is None else min(self.max_tps, self._ceiling)
+        """The highest the rate may climb now: max_tps, what the others leave us, and the
+        hold's ceiling, whichever is lowest."""
+        ceiling = self.max_tps if self._ceiling is None else self._ceiling
+        return min(self.allowance, ceiling)
 
     def set_ceiling(self, ceiling: float | None) -> None:
         """Keep the rate at or below `ceiling` (None: back to max_tps); it climbs back by
@@ -340,10 +349,20 @@ class Pacer:
         caller's `rate_changed` once it holds no lock of its own (sharing.py)."""
         with self._lock:
             self._ceiling = ceiling
-            old = self._state.rate
-            if old > self.top:
-                self._state.rate = self.top
-            return old, self._apply(old)
+            return self._lower_to_top()
+
+    def change_allowance(self, allowance: float) -> tuple[float, float]:
+        """What the others leave us changed (a live look): the rate drops to it at once if
+        above, or climbs to it by successes; (old, new) as for `change_ceiling`."""
+        with self._lock:
+            self._allowance = allowance
+            return self._lower_to_top()
+
+    def _lower_to_top(self) -> tuple[float, float]:
+        old = self._state.rate
+        if old > self.top:
+            self._state.rate = self.top
+        return old, self._apply(old)
 
     def throttled(self) -> None:
         """A write was throttled: someone else writes on the account too, slow down."""

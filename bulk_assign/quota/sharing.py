@@ -1,17 +1,20 @@
 """Sharing the account's write quota with its other writers (CRM integrations).
 
 Two parts:
-- the look-back, before the first write: the account's writes that landed before the run, seen
-  as opportunities' `LastModifiedDate` through `ListOpportunities` (read quota), minus our own.
-  It is the one signal our own run does not distort. The run's pace is the quota minus what
-  the others used, minus a margin (`SharePlan`); when there were others, it starts at half the
-  quota and climbs there, so that throttles show them before they are starved.
-- the `ShareController`, during the run. On a burst-1 bucket a writer arriving at random gets
-  a token only while one is waiting, about 1 - r/Q of the time when we pace at r of Q, and the
-  throttles we see are the other writer's successes (one we starve is invisible). So throttles
-  that are not lone jitter mean someone else writes: the pace drops to a share that leaves the
-  token waiting half the time, and holds there while throttles keep showing them, instead of
-  racing back to the full quota.
+- the plan (`SharePlan`), before the first write: the others' rate as the look-back measured
+  it (lookback.py: their recent writes, seen as opportunities' `LastModifiedDate`, minus our
+  own; the one signal our own run does not distort). The run's pace is the quota minus what
+  they use, minus a margin; when there were others, it starts at half the quota and climbs
+  there, so that throttles show them before they are starved.
+- the `ShareController`, during the run. Each live look (lookback.LiveLookBack) hands it the
+  others' rate, and the pace moves to the quota minus that rate minus the margin (`measured`).
+  Throttles then only matter where the look-back cannot see the others: on a burst-1 bucket a
+  writer arriving at random gets a token only while one is waiting, about 1 - r/Q of the time
+  when we pace at r of Q, so the throttles we see are the other writer's successes, and its
+  refused writes are invisible to a listing. So throttles that are not lone jitter, and that
+  go on once the pace has made room for what the look-back measured, mean a writer we starve:
+  the pace drops to a share that leaves the token waiting half the time, and holds there while
+  throttles keep showing it, instead of racing back to the full quota.
 
 An explicit `--share` takes that share of the quota whatever the others do; `--max-tps` stays a
 ceiling on everything.
@@ -23,16 +26,14 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from bulk_assign.quota.lookback import OtherWriters, Rate, look_every, span
 from bulk_assign.settings import DAILY_WRITE_QUOTA, RunSettings
 
 if TYPE_CHECKING:
-    from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
-
     from bulk_assign.quota.pacer import Pacer
 
 log = logging.getLogger("bulk_assign.run")
@@ -57,95 +58,13 @@ CONTENTION_THROTTLES_ALONE: Final = 10
 CONTENTION_WINDOW: Final = 50
 #: ...and we keep to it this long after the last throttle.
 HOLD_SECONDS: Final = 120.0
-#: The look-back reads at most this many pages of 100 (more than a day's quota of writes).
-LOOKBACK_PAGES: Final = 110
-
-
-@dataclass(frozen=True)
-class OtherWriters:
-    """What the look-back saw: the account's writes not ours, before the run."""
-
-    lookback_seconds: float
-    #: Opportunities others changed in the look-back, and in the last 24 h (None: unknown).
-    in_lookback: int | None = None
-    last_24h: int | None = None
-    #: False when the 24 h count stopped at LOOKBACK_PAGES (it is then "at least").
-    complete: bool = True
-    pages: int = 0
-    error: str = ""
-    #: Why there was no look-back (shown in the plan when `in_lookback` is None).
-    not_looked: str = "not looked up"
-
-    @property
-    def per_second(self) -> float:
-        if not self.in_lookback or self.lookback_seconds <= 0:
-            return 0.0
-        return self.in_lookback / self.lookback_seconds
-
-    def to_json(self) -> dict[str, Any]:
-        return {"lookback_seconds": self.lookback_seconds, "writes_in_lookback": self.in_lookback,
-                "writes_per_second": round(self.per_second, 4), "writes_last_24h":
-                self.last_24h, "complete": self.complete, "pages_read": self.pages,
-                "error": self.error or None}
-
-
-def look_back(client: PartnerCentralSellingAPIClient, *, catalog: str, lookback_seconds: float,
-              ours: Iterable[str] = (), now: Callable[[], datetime] | None = None,
-              read_tps: float = 10.0, sleep: Callable[[float], Any] = time.sleep) -> OtherWriters:
-    """Count opportunities changed in the last 24 h (newest first) that are not `ours`.
-
-    Never raises: a look-back that fails (no permission, throttled, offline) says so and the
-    run plans as if nobody else wrote.
-    """
-    moment = (now or (lambda: datetime.now(UTC)))()
-    recent_since = moment - timedelta(seconds=lookback_seconds)
-    mine = set(ours)
-    recent = day = pages = 0
-    token: str | None = None
-    try:
-        while pages < LOOKBACK_PAGES:
-            page = _list_page(client, catalog=catalog, since=moment - timedelta(days=1),
-                              token=token, sleep=sleep)
-            pages += 1
-            for summary in page.get("OpportunitySummaries", []):
-                if summary.get("Id") in mine:
-                    continue
-                day += 1
-                modified = summary.get("LastModifiedDate")
-                if isinstance(modified, datetime) and modified >= recent_since:
-                    recent += 1
-            token = page.get("NextToken")
-            if not token:
-                break
-            sleep(1.0 / read_tps)
-    except Exception as exc:  # the look-back only informs the plan: never fail a run over it
-        from bulk_assign.api.retry import error_code
-
-        log.warning("look-back failed: %s", error_code(exc))
-        return OtherWriters(lookback_seconds, pages=pages, error=error_code(exc))
-    return OtherWriters(lookback_seconds, in_lookback=recent, last_24h=day,
-                        complete=token is None, pages=pages)
-
-
-def _list_page(client: PartnerCentralSellingAPIClient, *, catalog: str, since: datetime,
-               token: str | None, sleep: Callable[[float], Any]) -> dict[str, Any]:
-    from bulk_assign.api.retry import Kind, classify
-
-    request: dict[str, Any] = {
-        "Catalog": catalog, "MaxResults": 100,
-        "LastModifiedDate": {"AfterLastModifiedDate": since},
-        "Sort": {"SortBy": "LastModifiedDate", "SortOrder": "DESCENDING"},
-    }
-    if token:
-        request["NextToken"] = token
-    for attempt in range(4):
-        try:
-            return dict(client.list_opportunities(**request))
-        except Exception as exc:
-            if classify(exc) is not Kind.THROTTLED or attempt == 3:
-                raise
-            sleep(0.5 * 2 ** attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+#: A live look sees another writer (no retry at once, two throttles hold) from this many of
+#: its writes in the span it measures: one console edit is not a writer.
+OTHERS_SEEN_WRITES: Final = 3
+#: After a live look lowered the pace for the others (by more than QUOTA_MARGIN of the quota),
+#: throttles count towards a hold only this much later: a bucket the others drained before we
+#: made room for them refills meanwhile.
+SETTLE_SECONDS: Final = 30.0
 
 
 # --- the plan -----------------------------------------------------------------------------------
@@ -154,6 +73,12 @@ def _list_page(client: PartnerCentralSellingAPIClient, *, catalog: str, since: d
 def account_quota(settings: RunSettings) -> float:
     """The account's writes/s: the documented quota, or more if the analyst allowed more."""
     return max(settings.account_tps, settings.max_tps)
+
+
+def leaves_them(quota: float, others: float, ceiling: float) -> float:
+    """The pace that leaves the others what they use (`others` writes/s), plus a margin."""
+    margin = min(QUOTA_MARGIN * quota, others)
+    return min(ceiling, max(MIN_SHARE * quota, quota - others - margin))
 
 
 @dataclass(frozen=True)
@@ -166,10 +91,19 @@ class SharePlan:
     explicit: bool
     ceiling: float
     daily_budget: int
+    #: Seconds between the live looks during the run (None: no live look: --share, a dry run,
+    #: --lookback 0).
+    live_every: float | None = None
 
     @property
     def share(self) -> float:
         return self.pace / self.quota
+
+    @property
+    def limit(self) -> float:
+        """The most the pace may reach during the run: the plan's pace, or, while live looks
+        can move it, the quota (or --max-tps)."""
+        return self.pace if self.live_every is None else min(self.quota, self.ceiling)
 
     @property
     def start(self) -> float:
@@ -184,39 +118,34 @@ class SharePlan:
     @classmethod
     def decide(cls, settings: RunSettings, others: OtherWriters) -> SharePlan:
         quota = account_quota(settings)
+        explicit = settings.share is not None
         if settings.share is not None:
-            pace = settings.share * quota
+            pace = min(settings.share * quota, settings.max_tps)
         else:
-            used = others.per_second
-            margin = min(QUOTA_MARGIN * quota, used)
-            pace = max(MIN_SHARE * quota, quota - used - margin)
-        return cls(quota=quota, pace=min(pace, settings.max_tps), others=others,
-                   explicit=settings.share is not None, ceiling=settings.max_tps,
-                   daily_budget=settings.daily_budget)
+            pace = leaves_them(quota, others.per_second, settings.max_tps)
+        live = not (explicit or settings.dry_run or settings.lookback_seconds <= 0)
+        return cls(quota=quota, pace=pace, others=others, explicit=explicit,
+                   ceiling=settings.max_tps, daily_budget=settings.daily_budget,
+                   live_every=look_every(quota) if live else None)
 
     def text(self, rows: int, *, wait: bool) -> str:
         """The plan's lines about the quota: others seen, our pace and share, what is left."""
-        o = self.others
-        if o.error:
-            seen = f"unknown (the look-back failed: {o.error}; planned as if nobody else wrote)"
-        elif o.in_lookback is None:
-            seen = o.not_looked
-        else:
-            day = f"{o.last_24h:,}" + ("" if o.complete else "+")
-            seen = (f"{o.per_second:.3g} writes/s over the last {_span(o.lookback_seconds)}, "
-                    f"{day} opportunities changed in the last 24 h")
         how = ("--share: taken whatever the others do" if self.explicit else
-               "leaves the others what they used, plus a margin; settles lower if throttles "
+               "leaves the others what they use, plus a margin; settles lower if throttles "
                "show them")
         if self.start < self.pace:
             how += f"; starts at {self.start:.3g}/s and climbs while no throttle shows them"
         ours_day = min(rows, self.daily_budget, round(self.pace * 86400))
         lines = [
-            f"  Other writers on the account: {seen}.",
+            f"  Other writers on the account: {self._seen()}.",
             f"  Pace: {self.pace:.3g} writes/s = {self.share:.0%} of the account's "
             f"{self.quota:g}/s ({how}); left for others: {self.quota - self.pace:.3g}/s and "
             f"{max(0, DAILY_WRITE_QUOTA - ours_day):,} of {DAILY_WRITE_QUOTA:,} writes per 24 h.",
         ]
+        if self.live_every is not None:
+            lines.append(f"  During the run: looks at the others again about every "
+                         f"{self.live_every:.0f} s (read quota) and moves the pace to leave "
+                         "them what they use then.")
         if rows > self.daily_budget:
             days = -(-rows // self.daily_budget)
             then = (f"waits (--wait) and finishes over about {days} days" if wait else
@@ -225,9 +154,18 @@ class SharePlan:
                          f"need more, so the run {then}.")
         return "\n".join(lines)
 
-
-def _span(seconds: float) -> str:
-    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min"
+    def _seen(self) -> str:
+        o = self.others
+        if o.error:
+            return f"unknown (the look-back failed: {o.error}; planned as if nobody else wrote)"
+        if o.in_lookback is None:
+            return o.not_looked
+        day = (f"{o.last_24h:,}" + ("" if o.complete else "+") +
+               " opportunities changed in the last 24 h")
+        if o.recent is None:
+            return f"{o.per_second:.3g} writes/s over the last {span(o.lookback_seconds)}, {day}"
+        return (f"{o.per_second:.3g} writes/s, measured over the last {span(o.recent.seconds)} "
+                f"({o.in_lookback:,} writes in the {span(o.lookback_seconds)} look-back), {day}")
 
 
 def our_identifiers(plan: Any) -> set[str]:
@@ -245,13 +183,14 @@ def our_identifiers(plan: Any) -> set[str]:
 
 
 class ShareController:
-    """Caps the pacer at a share once throttles show another writer, and holds it."""
+    """Moves the pacer's allowance to what the live looks measure, and caps it at a share
+    once throttles show a writer they cannot see, and holds it."""
 
     def __init__(self, pacer: Pacer, *, quota: float, explicit: bool, others_seen: bool = True,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._pacer = pacer
+        self._quota = quota
         self._others_seen = others_seen
-        self._threshold = CONTENTION_THROTTLES if others_seen else CONTENTION_THROTTLES_ALONE
         #: Climbing from a start below the plan (SharePlan.start): the bucket has room to spare
         #: for everyone then, so a single throttle already shows the others.
         self._climbing = others_seen and pacer.write_rate < pacer.top
@@ -261,8 +200,14 @@ class ShareController:
         self._lock = threading.Lock()
         self._recent: deque[bool] = deque(maxlen=CONTENTION_WINDOW)
         self._hold_until: float | None = None
+        #: Throttles before this moment do not count towards a hold (SETTLE_SECONDS).
+        self._settle_until = float("-inf")
         self.contended_seconds = 0.0
         self._since: float | None = None
+
+    @property
+    def _threshold(self) -> int:
+        return CONTENTION_THROTTLES if self._others_seen else CONTENTION_THROTTLES_ALONE
 
     @property
     def holding(self) -> bool:
@@ -270,20 +215,42 @@ class ShareController:
 
     @property
     def alone(self) -> bool:
-        """Nothing suggests another writer: the look-back saw none and no hold is on. Only then
-        is a throttle taken for jitter and its write sent again at once (runner.py): with
+        """Nothing suggests another writer: the look-backs see none and no hold is on. Only
+        then is a throttle taken for jitter and its write sent again at once (runner.py): with
         another writer there, that retry would take the token after the one it just took."""
         return not self._others_seen and self._hold_until is None
 
+    def measured(self, others: Rate) -> None:
+        """A live look measured the others at `others`: the pace may reach the quota minus
+        their rate, minus the margin; a lower pace is applied at once, a higher one is climbed
+        to by successes (pacer.py). After a lower one, throttles count towards a hold only
+        SETTLE_SECONDS later: those before are the others' tokens from before we made room."""
+        if self._explicit:
+            return
+        allowance = leaves_them(self._quota, others.per_second, self._pacer.max_tps)
+        with self._lock:
+            before = self._pacer.allowance
+            self._others_seen = others.count >= OTHERS_SEEN_WRITES
+            if allowance < before - QUOTA_MARGIN * self._quota:  # more than the noise
+                self._recent.clear()
+                self._settle_until = self._clock() + SETTLE_SECONDS
+            change = self._pacer.change_allowance(allowance)
+        if abs(allowance - before) >= 0.01 * self._quota:
+            log.info("the others write %s: the pace may reach %.3g writes/s", others.text(),
+                     allowance)
+        self._pacer.rate_changed(*change)
+
     def throttled(self) -> None:
         with self._lock:
-            self._recent.append(True)
             if self._explicit:
                 return
             now = self._clock()
             if self._hold_until is not None:
                 self._hold_until = now + HOLD_SECONDS
                 return
+            if now < self._settle_until:
+                return
+            self._recent.append(True)
             if not (self._climbing or sum(self._recent) >= self._threshold):
                 return
             self._hold_until = now + HOLD_SECONDS
@@ -315,7 +282,8 @@ class ShareController:
 
 
 def quota_facts(runner: Any, *, journal_path: Any) -> dict[str, Any]:
-    """What summary.json says about the quota: pace, share, others seen, budget, peak, waits."""
+    """What summary.json says about the quota: pace, share, others seen before and during the
+    run, budget, peak, waits."""
     from bulk_assign.quota.budget import peak_in_a_day
     from bulk_assign.store.journal import journal_write_times
 
@@ -327,6 +295,7 @@ def quota_facts(runner: Any, *, journal_path: Any) -> dict[str, Any]:
         "share_explicit": share.explicit,
         "max_tps": share.ceiling,
         "other_writers": share.others.to_json(),
+        "other_writers_during_run": None if runner.looks is None else runner.looks.facts(),
         "contended_seconds": round(runner.sharing.contended_seconds, 1),
         **runner.gate.facts(),
         "peak_writes_in_24h": peak_in_a_day(journal_write_times(journal_path)),

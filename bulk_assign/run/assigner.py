@@ -97,7 +97,8 @@ class RowAssigner:
                  now_iso: Callable[[], str], sent_before: dict[int, Contact | None],
                  before_write: Callable[[], WriteClaim] = WriteClaim,
                  outgoing: Outgoing | None = None,
-                 on_outage_over: Callable[[], None] = lambda: None) -> None:
+                 on_outage_over: Callable[[], None] = lambda: None,
+                 on_sending: Callable[[str], None] | None = None) -> None:
         self._settings = settings
         self._client = client
         self._journal = journal
@@ -115,6 +116,8 @@ class RowAssigner:
         self._outgoing = outgoing or Outgoing()
         #: An answer ended an outage the run was waiting out (the bar and status.json).
         self._on_outage_over = on_outage_over
+        #: Told the Identifier of each write as it leaves (the live look-back: ours).
+        self._on_sending = on_sending
 
     def assign(self, job: Job) -> RowOutcome:
         """Do one row and say how it ended. Never raises."""
@@ -224,6 +227,8 @@ class RowAssigner:
         stops now): its `sending` line is on disk first, so a kill -9 from here on finds it
         and resume re-reads the row before writing again; then it counts in the budget."""
         self._journal.sending(row.job.row, row.previous_owner, self._now_iso())
+        if self._on_sending is not None:
+            self._on_sending(row.job.identifier)
         claim.left()
         row.sent_before = True
         row.writes += 1

@@ -17,6 +17,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -27,8 +28,9 @@ from bulk_assign.api.client import Turn, paced
 from bulk_assign.api.retry import error_code, http_status
 from bulk_assign.quota.budget import WaitCause, WriteGate, make_gate
 from bulk_assign.quota.flight import Outgoing
+from bulk_assign.quota.lookback import LiveLookBack, OtherWriters
 from bulk_assign.quota.pacer import Departure, Pacer, TokenBucket
-from bulk_assign.quota.sharing import OtherWriters, ShareController, SharePlan
+from bulk_assign.quota.sharing import ShareController, SharePlan
 from bulk_assign.report.privacy import scrub
 from bulk_assign.results import (
     SERVICE_UNAVAILABLE,
@@ -98,6 +100,36 @@ def run_guard(settings: RunSettings, *, endpoint: str,
                     clock=clock, now=now)
 
 
+def pacing(settings: RunSettings, share: SharePlan, guard: RunGuard,
+           connect_looks: Callable[[], PartnerCentralSellingAPIClient] | None, *,
+           on_rate_change: Callable[[float, float], None], ours: Iterable[str],
+           now: Callable[[], datetime], clock: Callable[[], float],
+           ) -> tuple[Pacer, ShareController, LiveLookBack | None]:
+    """The run's pacer, its share controller and, if the plan has one and `connect_looks` is
+    given (it makes the look's own client, so that a look never waits for a connection of the
+    workers' pool), its live look-back: reads from the run's read bucket, measurements to the
+    share controller.
+    `ours`: the opportunities earlier invocations of the run wrote (not the others')."""
+    pacer = Pacer(max_tps=share.limit, read_tps=settings.read_tps, clock=clock,
+                  sleep=guard.sleep, on_rate_change=on_rate_change, start_tps=share.start,
+                  allowance=share.pace)
+    sharing = ShareController(pacer, quota=share.quota, explicit=share.explicit,
+                              others_seen=share.others.per_second > 0, clock=clock)
+    if connect_looks is None or share.live_every is None:
+        return pacer, sharing, None
+    looks = LiveLookBack(connect_looks, catalog=settings.catalog, window=settings.lookback_seconds,
+                         every=share.live_every, stop=guard.event, on_rate=sharing.measured,
+                         turn=lambda: pacer.reads.acquire() is not None, before=share.others,
+                         ours=ours, now=now, clock=clock)
+    return pacer, sharing, looks
+
+
+def _latest(looks: LiveLookBack | None) -> dict[str, Any] | None:
+    """status.json's word on the others: the live look's latest measurement."""
+    latest = None if looks is None else looks.latest()
+    return None if latest is None else latest.to_json()
+
+
 class Runner:
     """Runs jobs through the worker pool. One instance per run or resume."""
 
@@ -114,7 +146,10 @@ class Runner:
         listener: RunListener | None = None,
         share: SharePlan | None = None,
         gate: WriteGate | None = None,
+        connect_looks: Callable[[], PartnerCentralSellingAPIClient] | None = None,
+        ours: Iterable[str] = (),
     ) -> None:
+        """`connect_looks`, `ours`: the live look-back's (see `pacing`)."""
         self.settings = settings
         self.client = client
         self.journal = journal
@@ -124,14 +159,11 @@ class Runner:
         #: Every count of the run, kept once: the bar, status.json and the report read it.
         self.tally = Tally(clock)
         self.share = share or SharePlan.decide(settings, OtherWriters(settings.lookback_seconds))
-        self.pacer = Pacer(max_tps=self.share.pace, read_tps=settings.read_tps, clock=clock,
-                           sleep=self.guard.sleep, on_rate_change=self._pace_changed,
-                           start_tps=self.share.start)
-        self.sharing = ShareController(self.pacer, quota=self.share.quota,
-                                       explicit=self.share.explicit,
-                                       others_seen=self.share.others.per_second > 0, clock=clock)
+        self.pacer, self.sharing, self.looks = pacing(
+            settings, self.share, self.guard, connect_looks, on_rate_change=self._pace_changed,
+            ours=ours, now=now, clock=clock)
         self.status = StatusFile(journal.path.parent / STATUS, pace=lambda: self.pacer.write_rate,
-                                 tally=self.tally, now=now)
+                                 tally=self.tally, now=now, others=partial(_latest, self.looks))
         # A gate handed in (tests) comes with its own listener.
         self.gate = gate or make_gate(settings, guard=self.guard, journal_path=journal.path,
                                       now=now, listener=self)
@@ -148,6 +180,7 @@ class Runner:
             now_iso=lambda: iso(now(), milliseconds=True), sent_before=sent_before or {},
             before_write=self.gate.before_write,
             outgoing=self._outgoing, on_outage_over=self._outage_over,
+            on_sending=self.looks.ours if self.looks is not None else None,
         )
 
     def run(self, jobs: Iterable[Job]) -> RunReport:
@@ -163,10 +196,11 @@ class Runner:
                 self._record_all(chain(first, pending), lambda job: _dry_run(job.row))
                 unsent: list[Job] = []
             else:
-                unsent = run_pool(chain(first, pending), self._do_row,
-                                  workers=self.settings.worker_count,
-                                  stopping=lambda: self.guard.stopping,
-                                  failed=self._row_broke)
+                with self.looks or nullcontext():  # the live look-back runs beside the pool
+                    unsent = run_pool(chain(first, pending), self._do_row,
+                                      workers=self.settings.worker_count,
+                                      stopping=lambda: self.guard.stopping,
+                                      failed=self._row_broke)
         self._record_all(unsent, lambda job: self._assigner.skipped(job, self.guard.reason))
         self.guard.announce()  # a stop a signal asked for is logged here at the latest
         self.status.ended("stopped" if self.guard.stop_info else "finished")
@@ -250,6 +284,8 @@ class Runner:
             return
         self.pacer.throttled()
         self.sharing.throttled()
+        if self.looks is not None:
+            self.looks.soon()  # a new writer? the next look comes early
 
     def _pace_changed(self, old: float, new: float) -> None:
         log.info("write pace %.3f -> %.3f calls/s", old, new)

@@ -31,8 +31,12 @@ class StatusFile:
 
     def __init__(self, path: Path, *, pace: Callable[[], float], tally: Tally,
                  clock: Callable[[], float] = time.monotonic,
-                 now: Callable[[], datetime] = utc_now) -> None:
+                 now: Callable[[], datetime] = utc_now,
+                 others: Callable[[], dict[str, Any] | None] = lambda: None) -> None:
+        """`others`: the latest measurement of the other writers' rate (the live look-back),
+        None while there is none."""
         self.path = path
+        self._others = others
         self._now = now
         self._pace = pace
         #: The run's counts (results.Tally): read, not kept here.
@@ -68,7 +72,8 @@ class StatusFile:
                 return
             self._last = now
             facts = {**self._facts, "ok": self._tally.ok, "finished": self._tally.finished,
-                     "updated_at": iso(self._now()), "pace": round(self._pace(), 4)}
+                     "updated_at": iso(self._now()), "pace": round(self._pace(), 4),
+                     "others": self._others()}
             with contextlib.suppress(OSError):  # a courtesy: the journal stays the truth
                 write_atomic(self.path, json.dumps(facts) + "\n")  # 0600, like every file
 

@@ -7,6 +7,7 @@ import io
 import json
 import signal
 import subprocess
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -127,22 +128,94 @@ def test_the_look_back_sees_the_other_writers_and_the_plan_leaves_them_room(
             "Email": "user1@example.com", "FirstName": "U", "LastName": "One",
             "BusinessTitle": "PartnerAccountManager"})
     source = write_input(tmp_path / "in.csv", 4)
-    result = run(settings(source, emu.url, tmp_path / "run", max_tps=1.0, account_tps=1.0,
-                          lookback_seconds=60))
+    # An hour's look-back: their 12 writes of the last seconds are a writer at work now, not
+    # 12 writes an hour. Measured from the first of them, never over less than 15 s.
+    result = run(settings(source, emu.url, tmp_path / "run", max_tps=10.0, account_tps=10.0,
+                          lookback_seconds=3600))
     assert result.code == 0
-    assert "Other writers on the account: 0.2 writes/s over the last 1 min" in result.stdout
-    assert "12 opportunities changed in the last 24 h" in result.stdout
+    assert ("Other writers on the account: 0.8 writes/s, measured over the last 15 s (12 "
+            "writes in the 1 h look-back), 12 opportunities changed in the last 24 h"
+            ) in result.stdout
     quota = _summary(result.folder)["quota_use"]
     assert isinstance(quota, dict)
-    assert quota["planned_pace"] == pytest.approx(1.0 - 0.2 - 0.03)  # their 0.2/s, a margin
+    assert quota["planned_pace"] == pytest.approx(10.0 - 0.8 - 0.3)  # their 0.8/s, a margin
+    assert quota["other_writers"]["measured_over_seconds"] == 15.0
     # ...and it starts at half the quota, climbing as writes go through.
-    assert "starts at 0.5/s and climbs" in result.stdout
+    assert "starts at 5/s and climbs" in result.stdout
+    assert "During the run: looks at the others again about every 6 s" in result.stdout
     listed = calls(emu.state(), "ListOpportunities")
-    assert len(listed) == 1
+    assert len(listed) == 1  # the run took less than 6 s: no live look yet
 
     rerun = run(settings(source, emu.url, tmp_path / "rerun", max_tps=1.0, lookback_seconds=60,
                          share=1.0))
     assert "--share" in rerun.stdout and len(calls(emu.state(), "ListOpportunities")) == 1
+
+
+@pytest.fixture
+def quick_looks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live look-back at a test's time scale: a look every 0.3 s (not every 5 s at these
+    quotas), at most every 0.1 s, a rate measured over at least 1 s (not 15 s)."""
+    monkeypatch.setattr("bulk_assign.quota.sharing.look_every", lambda quota: 0.3)
+    monkeypatch.setattr("bulk_assign.quota.lookback.LOOK_MIN_SECONDS", 0.1)
+    monkeypatch.setattr("bulk_assign.quota.lookback.MIN_SPAN_SECONDS", 1.0)
+
+
+def _crm_writes(url: str, stop: threading.Event, *, after: float, every: float) -> None:
+    """Another writer of the account: from `after` seconds on, a write every `every` s."""
+    crm = boto3.client("partnercentral-selling", endpoint_url=url, region_name="us-east-1",
+                       aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+    i = 300
+    if stop.wait(after):
+        return
+    while not stop.wait(every):
+        crm.assign_opportunity(Catalog="Sandbox", Identifier=f"O{1000000 + i}", Assignee={
+            "Email": "user1@example.com", "FirstName": "U", "LastName": "One",
+            "BusinessTitle": "PartnerAccountManager"})
+        i += 1
+
+
+@pytest.mark.usefixtures("quick_looks")
+def test_a_writer_that_starts_mid_run_is_measured_and_the_pace_makes_room(
+    emulator: Callable[..., Emulator], tmp_path: Path,
+) -> None:
+    emu = emulator(generated(600), **fast())
+    source = write_input(tmp_path / "in.csv", 80)
+    stop = threading.Event()
+    crm = threading.Thread(target=_crm_writes, args=(emu.url, stop),
+                           kwargs={"after": 1.0, "every": 0.1})
+    crm.start()
+    try:
+        result = run(settings(source, emu.url, tmp_path / "run", max_tps=20.0,
+                              account_tps=20.0))
+    finally:
+        stop.set()
+        crm.join(timeout=10)
+    assert result.code == 0, result.stdout
+    assert result.statuses() == {"SUCCEEDED": 80}
+    during = _summary(result.folder)["quota_use"]["other_writers_during_run"]  # type: ignore[index]
+    rates = [m["writes_per_second"] for m in during["measured"]]
+    assert during["looks"] >= 3 and during["failed"] == 0
+    # The CRM's 10 writes/s at most (never our own 20/s), seen once it writes.
+    assert 3.0 <= max(rates) <= 12.0, rates
+    log = (result.folder / "run.log").read_text(encoding="utf-8")
+    assert "the others write" in log and "the pace may reach" in log
+    assert "Other writers during the last invocation (writes/s" in _status(result.folder)
+
+
+@pytest.mark.usefixtures("quick_looks")
+def test_a_run_alone_never_takes_its_own_writes_for_another_writer(
+    emulator: Callable[..., Emulator], tmp_path: Path,
+) -> None:
+    emu = emulator(generated(60), **fast())
+    source = write_input(tmp_path / "in.csv", 50)
+    result = run(settings(source, emu.url, tmp_path / "run", max_tps=20.0, account_tps=20.0))
+    assert result.code == 0, result.stdout
+    quota = _summary(result.folder)["quota_use"]
+    assert isinstance(quota, dict)
+    during = quota["other_writers_during_run"]
+    assert during["looks"] >= 3, during
+    assert {m["writes_per_second"] for m in during["measured"]} == {0.0}
+    assert len(calls(emu.state(), "ListOpportunities")) == 1 + during["pages_read"]
 
 
 def test_ctrl_c_while_waiting_for_the_window_exits_130_and_resume_continues(
