@@ -61,6 +61,8 @@ class Sizes:
     steward_rows: int = 100
     share_rows: int = quota_share.ROWS
     share_lead: float = quota_share.LEAD_SECONDS
+    #: `--case`: only the sharing cases whose name holds one of these (empty: all).
+    share_cases: tuple[str, ...] = ()
 
 
 #: `make bench-full`: the sizes every figure in the README was measured at.
@@ -335,7 +337,7 @@ def preview(table: Table, sizes: Sizes, work: Path) -> None:
 def share_quota(table: Table, sizes: Sizes, work: Path) -> None:
     """6. Sharing the quota with a CRM that retries like the SDK (results/sharing.md)."""
     quota_share.run(table, work, rows=sizes.share_rows, lead=sizes.share_lead,
-                    profile=sizes.name)
+                    profile=sizes.name, only=sizes.share_cases)
 
 
 def machine() -> str:
@@ -380,9 +382,12 @@ def main(argv: list[str] | None = None) -> int:
                              help="the full set (`make bench-full`, about 43 min)")
     sizes_group.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--only", action="append", choices=list(SCENARIOS))
+    parser.add_argument("--case", action="append", default=[], metavar="TEXT",
+                        help="only the sharing cases whose name holds TEXT (results/cases.md)")
     parser.add_argument("--no-save", action="store_true", help="do not write results/*.md")
     args = parser.parse_args(argv)
     sizes = FULL if args.full else QUICK if args.quick else DEFAULT
+    sizes = replace(sizes, share_cases=tuple(args.case))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bulk-assign-bench-") as tmp:
         table = run(sizes, Path(tmp), only=set(args.only) if args.only else None)
@@ -391,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Run: `{COMMANDS[sizes.name]}` ({minutes:.1f} min), {time.strftime('%Y-%m-%d')}."
             f"\n\n{table.markdown()}\n")
     print("\n" + text)
-    target = results_file(sizes, args.only)
+    target = RESULTS.with_name("cases.md") if args.case else results_file(sizes, args.only)
     if target is not None and not args.no_save:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")

@@ -20,9 +20,18 @@ texts = st.text() | st.sampled_from(FORMULA_TRIGGERS).flatmap(
 )
 
 
-@given(texts)
+@given(texts.filter(lambda v: not is_escaped(v)))
 def test_unescape_gives_back_what_escape_took(value: str) -> None:
+    """Every value but one that itself starts with `'` and a trigger: that one is read as
+    escaped whoever wrote it (an analyst's `'+1 555...` in Excel is the phone +1 555...), so
+    it cannot round-trip (hypothesis found `'@`; see the test below)."""
     assert unescape(escape(value)) == value
+
+
+def test_a_value_that_starts_with_an_apostrophe_and_a_trigger_is_read_as_escaped() -> None:
+    for typed, read in (("'+1 555 0100", "+1 555 0100"), ("'@", "@"), ("'=x", "=x")):
+        assert is_escaped(typed) and unescape(typed) == read
+        assert escape(typed) == typed  # written as it is: it runs nothing
 
 
 @given(texts)
