@@ -248,8 +248,8 @@ class ShareController:
             if self._hold_until is not None:
                 self._hold_until = now + HOLD_SECONDS
                 return
-            if now < self._settle_until:
-                return
+            if now < self._settle_until and not self._climbing:
+                return  # (climbing from a contended start, throttles are the others: hold)
             self._recent.append(True)
             if not (self._climbing or sum(self._recent) >= self._threshold):
                 return

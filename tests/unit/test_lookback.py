@@ -696,3 +696,18 @@ def test_the_live_look_moves_the_pace_through_the_share_controller() -> None:
     moment.advance(RECENT_SECONDS + 10)  # they stopped
     looks.look()
     assert pacer.top == 10.0 and pacer.write_rate < 10.0  # climbs back by successes
+
+
+def test_while_climbing_from_a_contended_start_a_throttle_holds_even_right_after_a_cut() -> None:
+    """The look-back saw others, so the run starts at half the quota and climbs: a throttle
+    there is them (a burst-1 bucket), even if a live look just lowered the pace."""
+    clock = FakeClock()
+    pacer = Pacer(max_tps=10.0, read_tps=10.0, clock=clock.now, sleep=clock.sleep,
+                  start_tps=5.0, allowance=9.0)
+    share = ShareController(pacer, quota=10.0, explicit=False, others_seen=True,
+                            clock=clock.now)
+    share.measured(Rate(1.5, 180, 120.0))  # 10 - 1.5 - 0.3 = 8.2: a cut of more than the margin
+    assert pacer.allowance == pytest.approx(8.2)
+    pacer.throttled()
+    share.throttled()
+    assert share.holding and pacer.top <= CONTENDED_SHARE * 10.0
