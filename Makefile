@@ -45,10 +45,11 @@ emulator: $(STAMP)
 
 # Two steps: everything but the wall-clock pacing tests on every core (pytest-xdist), then the
 # pacing tests alone, one at a time, so that no other test's load moves what they measure.
-# Three workers per core: most tests wait on paced calls and subprocesses, not on the CPU (on 2
-# cores at load 2-3: -n 2 took 5.1 min with the CPUs under half busy, -n 4 4.5 min, -n 6 3.6).
+# Five workers per core: most tests wait on paced calls and subprocesses, not on the CPU (on 2
+# idle cores: -n 6 took 5.5 min, -n 10 4.4 min, -n 16 4.3 min with 3 tests failing on time; the
+# suite needs about 6.5 CPU-minutes, so 2 cores cannot take it below about 3.3 min).
 PYTEST        := $(BIN)/pytest -q -p no:cacheprovider
-TEST_WORKERS  ?= $(shell echo $$(( $$(nproc) * 3 )))
+TEST_WORKERS  ?= $(shell echo $$(( $$(nproc) * 5 )))
 
 test: $(STAMP)
 	$(PYTEST) -n $(TEST_WORKERS) -m "not pacing" $(ARGS)

@@ -26,11 +26,13 @@ FINISH_TIMEOUT = 60
 
 
 def _kill_at_random_moment(proc: subprocess.Popen[bytes], emu_calls: Callable[[], int],
-                           rng: random.Random) -> bool:
-    """SIGKILL `proc` 0.3-1.5 s after it made its first call; False if it ended first."""
+                           rng: random.Random, folder: Path) -> bool:
+    """SIGKILL `proc` 0.3-1.5 s after it made its first call with its run folder made (the
+    look-back's read comes before it: a kill then leaves nothing to resume); False if it
+    ended first."""
     before = emu_calls()
-    wait_until(lambda: emu_calls() > before or proc.poll() is not None, timeout=30,
-                  what="the tool's first call")
+    wait_until(lambda: (emu_calls() > before and (folder / "run.json").exists())
+               or proc.poll() is not None, timeout=30, what="the tool's first call")
     deadline = time.monotonic() + rng.uniform(0.3, 1.5)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -63,7 +65,7 @@ def test_kill_9_run_and_resumes_at_random_moments_loses_nothing_and_writes_once(
         for i, args in enumerate(commands):
             log = tmp_path / f"tool-{i}.log"
             proc = tool_process(args, env, log)
-            if i < KILLS and _kill_at_random_moment(proc, count, rng):
+            if i < KILLS and _kill_at_random_moment(proc, count, rng, folder):
                 kills += 1
                 # What the journal holds at the kill must survive everything that follows.
                 finished_before_kill.update(journal_final_rows(folder))

@@ -76,6 +76,9 @@ def test_a_second_resume_is_refused_at_once_while_the_first_goes_on(
         wait_until(lambda: len(emu.state()["calls"]) > before + 3 or first.poll() is not None,
                    timeout=60, what="the first resume's calls")
         assert first.poll() is None, first_log.read_text(errors="replace")
+        # Each call now takes a second: the first resume stays in flight however slowly a busy
+        # machine starts the second process below.
+        emu.configure(latency_ms=1000.0)
         holder = lock_holder(folder)
         assert holder is not None and holder.pid == first.pid
 
@@ -103,6 +106,7 @@ def test_a_second_resume_is_refused_at_once_while_the_first_goes_on(
         assert f"is in use by pid {first.pid}" in said and "Nothing was sent" in said
         assert other.state()["calls"] == []
 
+        emu.configure(latency_ms=0.0)
         assert _wait(first, first_log) == 0, first_log.read_text(errors="replace")
     finally:
         if first.poll() is None:

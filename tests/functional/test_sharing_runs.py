@@ -104,9 +104,9 @@ def test_with_wait_a_run_meets_its_budget_and_goes_on(
     source = write_input(tmp_path / "in.csv", 6)
     first = run(settings(source, emu.url, tmp_path / "run", daily_budget=3, workers=1))
     assert first.code == 3
-    # The first of the three writes leaves the last 24 h (+ the margin) 3 s from now: the
-    # resume waits for it.
-    _age_the_journal(first.folder, first_ages_out_in=3.0)
+    # The first of the three writes leaves the last 24 h (+ the margin) 6 s from now: the
+    # resume waits for it (a busy machine took over 2.5 s to reach the resume's first write).
+    _age_the_journal(first.folder, first_ages_out_in=6.0)
     later = resume(first.folder, wait=True)
     assert later.code == 0, later.stdout
     assert later.statuses() == {"SUCCEEDED": 6}
