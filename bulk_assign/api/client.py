@@ -106,7 +106,7 @@ def paced(client: PartnerCentralSellingAPIClient, turns: Mapping[str, Turn]) -> 
     `before-send` just before `_send`; hooks.py's `HierarchicalEmitter.emit` calls each
     handler in turn, in the emitting thread. The shared client has no thread of its own.
     So per-thread state is how a hook finds the call it belongs to: the bucket keeps the
-    departure `reserve` handed out for `depart` on the same thread (pacer.TokenBucket), and
+    departure `reserve` handed out for `depart` on the same thread (bucket.TokenBucket), and
     `quota.flight.Outgoing` keeps the thread's write in flight.
     A hook that raises cancels the call before anything is sent.
     """

@@ -144,7 +144,7 @@ def retrying(*, max_attempts: int, stop_event: threading.Event,
 
     The wait only spaces out the attempts; each attempt still takes a token from the pacer,
     so a retry never jumps the queue, except when `at_once()` says the pacer let the failed
-    attempt go again at once (pacer.Departure.retry_at_once): then there is no wait.
+    attempt go again at once (bucket.Departure.retry_at_once): then there is no wait.
     """
     backoff = wait_random_exponential(multiplier=BACKOFF_BASE, max=BACKOFF_CAP)
 

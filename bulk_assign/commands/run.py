@@ -287,12 +287,12 @@ def _execute(plan: RunPlan, folder: Path, *, client: PartnerCentralSellingAPICli
     write_record(folder, record)
     journal = Journal(folder / JOURNAL)
     with run_log(folder), precise_scheduling(), progress_bar(plan.count, quiet=quiet) as bar:
-        live = share is not None and share.live_every is not None
+        # Whether the run looks again is the plan's (SharePlan.live_every); the look's client
+        # is made only at its first look.
         runner = Runner(settings, client, journal, guard=guard, sent_before=plan.sent_before,
                         listener=ProgressListener(bar), share=share, now=now,
-                        connect_looks=partial(make_client, settings, pool_size=1) if live
-                        else None,
-                        ours=our_identifiers(plan) if live else ())
+                        connect_looks=partial(make_client, settings, pool_size=1),
+                        ours=our_identifiers(plan))
         report = runner.run(plan.jobs())
     journal.close()
     outcomes = {**plan.earlier, **report.outcomes}

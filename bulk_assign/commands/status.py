@@ -55,19 +55,29 @@ def status_command(run_dir: Path, *, stdout: TextIO,
     lines.append(f"Rows left to send: {left:,}")
     pace = float(facts.get("pace") or settings.max_tps)
     lines.append(f"Pace: {pace:.3g} writes/s" + ("" if running else " (when it last ran)"))
-    lines += _others_lines(facts if running else {}, run_dir)
+    summary = _last_summary(run_dir)
+    lines += _others_lines(facts if running else {}, summary)
     wait_until = _waiting_line(facts.get("waiting") if running else None, moment, lines)
     if running and left:
         eta = _eta(settings.daily_budget, run_dir, left, pace, moment, wait_until)
         lines.append(f"ETA: {local_time(eta)}")
     elif left:
-        lines += _why_stopped(run_dir, settings.daily_budget, moment)
+        lines += _why_stopped(run_dir, summary, settings.daily_budget, moment)
         lines.append(f"Continue with: bulk-assign resume {run_dir}")
     print("\n".join(lines), file=stdout)
     return 0
 
 
-def _others_lines(facts: dict[str, Any], run_dir: Path) -> list[str]:
+def _last_summary(run_dir: Path) -> dict[str, Any]:
+    """The last invocation's summary.json ({} when there is none or it cannot be read)."""
+    try:
+        summary = json.loads((run_dir / SUMMARY_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return summary if isinstance(summary, dict) else {}
+
+
+def _others_lines(facts: dict[str, Any], summary: dict[str, Any]) -> list[str]:
     """What the live look-back measured of the other writers: its latest look while the run
     runs (status.json), else the few measurements summary.json kept."""
     latest = facts.get("others")
@@ -75,9 +85,8 @@ def _others_lines(facts: dict[str, Any], run_dir: Path) -> list[str]:
         return [f"Other writers: {latest['writes_per_second']:.3g} writes/s, measured at "
                 f"{latest['at']} over the last {latest['over_seconds']:.0f} s"]
     try:
-        summary = json.loads((run_dir / SUMMARY_JSON).read_text(encoding="utf-8"))
         during = summary["quota_use"]["other_writers_during_run"] or {}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return []
     measured = during.get("measured") or []
     if not measured:
@@ -86,13 +95,11 @@ def _others_lines(facts: dict[str, Any], run_dir: Path) -> list[str]:
             f"looks): {timeline(measured)}"]
 
 
-def _why_stopped(run_dir: Path, budget_limit: int, moment: datetime) -> list[str]:
-    """Why the last invocation stopped (summary.json) and when writes can go on."""
-    try:
-        summary = json.loads((run_dir / SUMMARY_JSON).read_text(encoding="utf-8"))
-        stop = summary.get("stop") or {}
-    except (OSError, ValueError, AttributeError):
-        stop = {}
+def _why_stopped(run_dir: Path, summary: dict[str, Any], budget_limit: int,
+                 moment: datetime) -> list[str]:
+    """Why the last invocation stopped (its summary) and when writes can go on."""
+    stop = summary.get("stop")
+    stop = stop if isinstance(stop, dict) else {}
     lines = []
     if stop.get("reason"):
         lines.append(f"Stopped ({stop['reason']}): {stop.get('detail', '')}")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bulk_assign.quota.pacer import Departure
+from bulk_assign.quota.bucket import Departure
 
 
 @dataclass

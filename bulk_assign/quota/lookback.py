@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from bulk_assign.api.retry import error_code, retrying
-from bulk_assign.quota.pacer import TokenBucket
+from bulk_assign.quota.bucket import TokenBucket
 from bulk_assign.timestamps import iso, utc_now
 
 if TYPE_CHECKING:

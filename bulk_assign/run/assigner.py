@@ -8,7 +8,7 @@
    leaves, the journal gets the `sending` line (with the owner seen before) and the budget
    counts the write (`_leaves`). A write that never left has no `sending` line and costs no
    budget. tenacity retries what may succeed later; a row's first throttle may go again at once
-   instead, if its departure says so (jitter: pacer.Departure.retry_at_once).
+   instead, if its departure says so (jitter: bucket.Departure.retry_at_once).
 3. After an ambiguous failure (read timeout, connection closed) the write may have landed: read
    again before sending again.
 
@@ -42,7 +42,7 @@ from bulk_assign.store.journal import Journal
 if TYPE_CHECKING:
     from mypy_boto3_partnercentral_selling import PartnerCentralSellingAPIClient
 
-    from bulk_assign.quota.pacer import Departure
+    from bulk_assign.quota.bucket import Departure
 
 log = logging.getLogger("bulk_assign.run")
 
@@ -72,7 +72,7 @@ class _Row:
     #: A write left for this row before (an earlier run, or this one): a re-read that shows
     #: the assignee means that write landed.
     sent_before: bool = False
-    #: The departure the pacer gave this row's latest write (pacer.Departure): whether a
+    #: The departure the pacer gave this row's latest write (bucket.Departure): whether a
     #: throttled write goes again at once is its decision, and it holds the grant.
     departure: Departure | None = None
 

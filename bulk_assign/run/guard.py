@@ -44,6 +44,9 @@ log = logging.getLogger("bulk_assign.run")
 class RunGuard:
     """Owns the stop event, the stop and the rules that trigger one. Thread-safe.
 
+    About 200 lines on purpose: the one stop flag and each rule that sets it, under one lock;
+    the breaker (outage.py), the stop (stops.py) and the advice already stand apart.
+
     `clock` measures waits (monotonic seconds), `sleep` waits (up to the given seconds; True
     when woken because the run is stopping; default: the stop event's own wait), `now` says
     the wall time shown to the user."""

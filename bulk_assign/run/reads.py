@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from bulk_assign.api.client import Turn, paced
 from bulk_assign.api.retry import Kind, classify
+from bulk_assign.quota.bucket import Clock, TokenBucket
 from bulk_assign.quota.budget import local_time
-from bulk_assign.quota.pacer import Clock, TokenBucket
 from bulk_assign.results import CallCounts
 from bulk_assign.run.guard import RunGuard, with_retries
 from bulk_assign.run.outage import is_outage_failure

@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bulk_assign.api.client import Turn, paced
 from bulk_assign.api.retry import error_code, http_status
+from bulk_assign.quota.bucket import Departure, TokenBucket
 from bulk_assign.quota.budget import WaitCause, WriteGate, make_gate
 from bulk_assign.quota.flight import Outgoing
 from bulk_assign.quota.lookback import LiveLookBack, OtherWriters
-from bulk_assign.quota.pacer import Departure, Pacer, TokenBucket
+from bulk_assign.quota.pacer import Pacer
 from bulk_assign.quota.sharing import ShareController, SharePlan
 from bulk_assign.report.privacy import scrub
 from bulk_assign.results import (
@@ -131,7 +132,8 @@ def _latest(looks: LiveLookBack | None) -> dict[str, Any] | None:
 
 
 class Runner:
-    """Runs jobs through the worker pool. One instance per run or resume."""
+    """Runs jobs through the worker pool. One instance per run or resume. About 200 lines on
+    purpose: the parts live in their own modules; what is left is the wiring between them."""
 
     def __init__(
         self,
@@ -275,7 +277,7 @@ class Runner:
 
     def _write_throttled(self, departure: Departure | None, *, attempts_left: bool) -> None:
         """A write was throttled. Its departure decides whether it goes again at once
-        (pacer.Departure.retry_at_once: a row's first throttle, while nothing suggests another
+        (bucket.Departure.retry_at_once: a row's first throttle, while nothing suggests another
         writer, is taken for arrival jitter); only when it does not is the throttle counted:
         the pace drops and the share controller looks for another writer."""
         self.guard.write_throttled(self._on_quota_spent)

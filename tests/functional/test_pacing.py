@@ -22,7 +22,7 @@ from botocore.config import Config
 
 from bulk_assign.api.client import Turn, paced
 from bulk_assign.emulator import Emulator
-from bulk_assign.quota.pacer import PACE_MARGIN, PACE_MARGIN_SECONDS, SIGN_LEAD, TokenBucket
+from bulk_assign.quota.bucket import PACE_MARGIN, PACE_MARGIN_SECONDS, SIGN_LEAD, TokenBucket
 from tests.support.calls import applied_writes, calls, write_figures
 from tests.support.emulators import emulator_process, fast, generated, state
 from tests.support.inputs import write_input

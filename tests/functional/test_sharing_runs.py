@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -36,6 +37,28 @@ from tests.support.runs import (
 def _summary(folder: Path) -> dict[str, object]:
     data: dict[str, object] = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     return data
+
+
+class _Crm:
+    """Another writer of the account, through its own boto3 client."""
+
+    def __init__(self, url: str) -> None:
+        self._api = boto3.client("partnercentral-selling", endpoint_url=url,
+                                 region_name="us-east-1", aws_access_key_id=KEY,
+                                 aws_secret_access_key=SECRET)
+
+    def writes(self, identifier: str) -> None:
+        self._api.assign_opportunity(Catalog="Sandbox", Identifier=identifier, Assignee={
+            "Email": "user1@example.com", "FirstName": "U", "LastName": "One",
+            "BusinessTitle": "PartnerAccountManager"})
+
+
+def _during(folder: Path) -> dict[str, Any]:
+    """summary.json's word on what the live look-back measured during the run."""
+    quota = _summary(folder)["quota_use"]
+    assert isinstance(quota, dict)
+    during: dict[str, Any] = quota["other_writers_during_run"]
+    return during
 
 
 def _status(folder: Path) -> str:
@@ -121,12 +144,9 @@ def test_the_look_back_sees_the_other_writers_and_the_plan_leaves_them_room(
     emulator: Callable[..., Emulator], tmp_path: Path,
 ) -> None:
     emu = emulator(generated(60), **fast())
-    crm = boto3.client("partnercentral-selling", endpoint_url=emu.url, region_name="us-east-1",
-                       aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+    crm = _Crm(emu.url)
     for i in range(30, 42):  # a CRM wrote 12 opportunities in the last minute
-        crm.assign_opportunity(Catalog="Sandbox", Identifier=f"O10000{i}", Assignee={
-            "Email": "user1@example.com", "FirstName": "U", "LastName": "One",
-            "BusinessTitle": "PartnerAccountManager"})
+        crm.writes(f"O10000{i}")
     source = write_input(tmp_path / "in.csv", 4)
     # An hour's look-back: their 12 writes of the last seconds are a writer at work now, not
     # 12 writes an hour. Measured from the first of them, never over less than 15 s.
@@ -162,15 +182,12 @@ def quick_looks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _crm_writes(url: str, stop: threading.Event, *, after: float, every: float) -> None:
     """Another writer of the account: from `after` seconds on, a write every `every` s."""
-    crm = boto3.client("partnercentral-selling", endpoint_url=url, region_name="us-east-1",
-                       aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+    crm = _Crm(url)
     i = 300
     if stop.wait(after):
         return
     while not stop.wait(every):
-        crm.assign_opportunity(Catalog="Sandbox", Identifier=f"O{1000000 + i}", Assignee={
-            "Email": "user1@example.com", "FirstName": "U", "LastName": "One",
-            "BusinessTitle": "PartnerAccountManager"})
+        crm.writes(f"O{1000000 + i}")
         i += 1
 
 
@@ -192,7 +209,7 @@ def test_a_writer_that_starts_mid_run_is_measured_and_the_pace_makes_room(
         crm.join(timeout=10)
     assert result.code == 0, result.stdout
     assert result.statuses() == {"SUCCEEDED": 80}
-    during = _summary(result.folder)["quota_use"]["other_writers_during_run"]  # type: ignore[index]
+    during = _during(result.folder)
     rates = [m["writes_per_second"] for m in during["measured"]]
     assert during["looks"] >= 3 and during["failed"] == 0
     # The CRM's 10 writes/s at most (never our own 20/s), seen once it writes.
@@ -210,9 +227,7 @@ def test_a_run_alone_never_takes_its_own_writes_for_another_writer(
     source = write_input(tmp_path / "in.csv", 50)
     result = run(settings(source, emu.url, tmp_path / "run", max_tps=20.0, account_tps=20.0))
     assert result.code == 0, result.stdout
-    quota = _summary(result.folder)["quota_use"]
-    assert isinstance(quota, dict)
-    during = quota["other_writers_during_run"]
+    during = _during(result.folder)
     assert during["looks"] >= 3, during
     assert {m["writes_per_second"] for m in during["measured"]} == {0.0}
     assert len(calls(emu.state(), "ListOpportunities")) == 1 + during["pages_read"]

@@ -1,12 +1,12 @@
 """The departure a TokenBucket hands out, and the one place that decides whether a throttled
-call goes again at once (pacer.Departure.retry_at_once), on a fake clock: each case the rule
+call goes again at once (bucket.Departure.retry_at_once), on a fake clock: each case the rule
 tells apart."""
 
 from __future__ import annotations
 
 import pytest
 
-from bulk_assign.quota.pacer import RETRY_AT_ONCE_SHARE, Departure, FakeClock, TokenBucket
+from bulk_assign.quota.bucket import RETRY_AT_ONCE_SHARE, Departure, FakeClock, TokenBucket
 
 
 def _bucket(clock: FakeClock, *, lead: float = 0.0) -> TokenBucket:

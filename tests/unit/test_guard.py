@@ -16,7 +16,7 @@ import botocore.exceptions as bce
 import pytest
 
 from bulk_assign.console import stop_on_signals
-from bulk_assign.quota.pacer import FakeClock
+from bulk_assign.quota.bucket import FakeClock
 from bulk_assign.run.guard import RunGuard
 from bulk_assign.run.reads import PacedReader
 from bulk_assign.stops import RunStopping, Stop, StopReason

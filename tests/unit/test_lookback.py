@@ -19,6 +19,7 @@ import botocore.exceptions as bce
 import pytest
 
 from bulk_assign.api.retry import BACKOFF_CAP
+from bulk_assign.quota.bucket import FakeClock
 from bulk_assign.quota.lookback import (
     KEPT_MEASUREMENTS,
     LIVE_PAGES,
@@ -37,7 +38,7 @@ from bulk_assign.quota.lookback import (
     look_every,
     recent_rate,
 )
-from bulk_assign.quota.pacer import STEP, FakeClock, Pacer
+from bulk_assign.quota.pacer import STEP, Pacer
 from bulk_assign.quota.sharing import (
     CONTENDED_SHARE,
     CONTENTION_THROTTLES,

@@ -12,7 +12,7 @@ from itertools import count
 import botocore.exceptions as bce
 import pytest
 
-from bulk_assign.quota.pacer import FakeClock
+from bulk_assign.quota.bucket import FakeClock
 from bulk_assign.results import SERVICE_UNAVAILABLE, UNREACHABLE
 from bulk_assign.run.guard import RunGuard
 from bulk_assign.run.outage import MAX_PAUSE, MIN_FAILURES, OutageBreaker, is_outage_failure

@@ -11,19 +11,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bulk_assign.quota.bucket import (
+    PACE_MARGIN,
+    PACE_MARGIN_SECONDS,
+    RETRY_AT_ONCE_SHARE,
+    Departure,
+    FakeClock,
+    TokenBucket,
+)
 from bulk_assign.quota.pacer import (
     DECREASE,
     DECREASE_ISOLATED,
     FLOOR_SHARE,
-    PACE_MARGIN,
-    PACE_MARGIN_SECONDS,
     REACT_WINDOW,
-    RETRY_AT_ONCE_SHARE,
     STEP,
-    Departure,
-    FakeClock,
     Pacer,
-    TokenBucket,
 )
 
 

@@ -179,7 +179,7 @@ def test_waits_are_full_jitter_within_the_exponential_window() -> None:
 
 
 def test_an_attempt_the_pacer_lets_go_at_once_has_no_backoff_and_still_counts() -> None:
-    """A throttle's retry at once (pacer.Departure.retry_at_once) does not wait; the later
+    """A throttle's retry at once (bucket.Departure.retry_at_once) does not wait; the later
     retries back off as before, and all of them count towards max_attempts."""
     call = Recorder([client_error("ThrottlingException", 429) for _ in range(10)])
     answers = iter([True] + [False] * 10)

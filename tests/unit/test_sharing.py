@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bulk_assign.quota.bucket import FakeClock
 from bulk_assign.quota.lookback import OtherWriters
-from bulk_assign.quota.pacer import STEP, FakeClock, Pacer
+from bulk_assign.quota.pacer import STEP, Pacer
 from bulk_assign.quota.sharing import (
     CONTENDED_SHARE,
     HOLD_SECONDS,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bulk_assign.quota.pacer import FakeClock
+from bulk_assign.quota.bucket import FakeClock
 from bulk_assign.results import Status, Tally
 from bulk_assign.store.statusfile import StatusFile
 
