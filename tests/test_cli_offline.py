@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +11,6 @@ import pytest
 
 from bulk_assign import __version__
 from bulk_assign.cli import main
-from tests.support.env import ROOT
 from tests.support.inputs import HEADER, SAMPLES, row, write_csv, write_xlsx
 from tests.support.outputs import read_results_frame
 from tests.support.runs import run_cli, run_validate
@@ -71,27 +67,27 @@ UNUSABLE: dict[str, tuple[Callable[[Path], Path], str]] = {
 }
 
 
-def _validate_unusable(case: str, folder: Path
-                       ) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
-    """One unusable input through `python -m bulk_assign validate` in a fresh interpreter. One
-    process per test: pytest-xdist runs them side by side on every worker, and none twice."""
+def _validate_unusable(case: str, folder: Path, capsys: pytest.CaptureFixture[str]
+                       ) -> tuple[Path, Path, int, str]:
+    """One unusable input through the command line's `main` (what `python -m bulk_assign
+    validate` runs; test_default_run_folder_under_runs starts a fresh interpreter): the file,
+    the output folder, the exit code and what went to stderr."""
     path = UNUSABLE[case][0](folder)
     out = folder / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bulk_assign", "validate", str(path), "--out", str(out)],
-        capture_output=True, text=True, cwd=folder, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=60, check=False,
-    )
-    return path, out, proc
+    capsys.readouterr()
+    code = main(["validate", str(path), "--out", str(out)])
+    return path, out, code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("case", list(UNUSABLE))
-def test_unusable_input_exit_2_one_line_naming_the_file(case: str, tmp_path: Path) -> None:
-    path, out, proc = _validate_unusable(case, tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
+def test_unusable_input_exit_2_one_line_naming_the_file(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, out, code, errors = _validate_unusable(case, tmp_path, capsys)
+    assert code == 2, errors
+    assert "Traceback" not in errors
+    lines = errors.strip().splitlines()
+    assert len(lines) == 1, errors
     assert lines[0].startswith("bulk-assign: error: ")
     assert str(path) in lines[0]
     assert UNUSABLE[case][1] in lines[0]

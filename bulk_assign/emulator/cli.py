@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import Any
 
 from bulk_assign.emulator.config import (
     DEFAULT_ACCESS_KEY,
@@ -150,11 +151,14 @@ def run(args: argparse.Namespace) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    # Ctrl-C and SIGTERM only set the event: a KeyboardInterrupt could land between any two
+    # bytecodes of the main thread (inside a lock's `with`, say) and leave the stop half done.
+    previous = {signum: signal.signal(signum, on_signal)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         emulator = Emulator(config, seed=seed).start()
     except OSError as exc:
-        signal.signal(signal.SIGTERM, previous)
+        _restore(previous)
         print(f"error: cannot listen on 127.0.0.1:{config.port}: {exc.strerror}", file=sys.stderr)
         return 2
     try:
@@ -163,12 +167,15 @@ def run(args: argparse.Namespace) -> int:
             print(_describe(config), flush=True)
         while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         emulator.stop()
-        signal.signal(signal.SIGTERM, previous)
+        _restore(previous)
     return 0
+
+
+def _restore(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 def _describe(config: EmulatorConfig) -> str:

@@ -57,7 +57,10 @@ def test_runs_in_foreground_and_stops_on_signal(stop: signal.Signals) -> None:
         client = make_client(f"http://127.0.0.1:{port}")
         assert client.get_opportunity(Catalog="Sandbox", Identifier="O1000004")["Id"] == "O1000004"
         process.send_signal(stop)
-        assert process.wait(timeout=10) == 0
+        # A generous bound: on a loaded machine the interpreter's exit alone can take seconds.
+        _, errors = process.communicate(timeout=30)
+        assert process.returncode == 0, errors
+        assert "Traceback" not in errors
     finally:
         if process.poll() is None:
             process.kill()
