@@ -208,9 +208,10 @@ def look_back(client: PartnerCentralSellingAPIClient, *, catalog: str, lookback_
         return OtherWriters(lookback_seconds, error=error_code(exc))
     theirs = [entry for entry in changes.entries if entry[0] not in mine]
     recent = tuple(entry for entry in theirs if entry[1] >= recent_since)
+    # The pages hold the writes made until the last one answered: the rate runs to then.
     return OtherWriters(lookback_seconds, in_lookback=len(recent), last_24h=len(theirs),
                         complete=changes.complete, pages=changes.pages,
-                        recent=recent_rate((t for _, t in recent), now=moment,
+                        recent=recent_rate((t for _, t in recent), now=max(moment, now()),
                                            window=lookback_seconds),
                         seen=recent, at=moment)
 
@@ -294,9 +295,9 @@ class LiveLookBack:
     def look(self) -> Rate | None:
         """One look: what changed since the last one, minus ours; the others' rate, handed to
         `on_rate`. None (nothing changes) when the listing failed or the run is stopping."""
-        moment = self._now()
+        asked = self._now()
         self._last_clock = self._clock()
-        since = (moment - timedelta(seconds=min(self._window, RECENT_SECONDS))
+        since = (asked - timedelta(seconds=min(self._window, RECENT_SECONDS))
                  if self._last_look is None else
                  self._last_look - timedelta(seconds=OVERLAP_SECONDS))
         try:
@@ -311,8 +312,11 @@ class LiveLookBack:
             return None
         if self._stop.is_set():
             return None
+        # The listing holds the writes made until it answered (its read may have waited for
+        # its turn, the first look for its client): the rate runs to that moment.
+        moment = self._now()
         with self._lock:
-            self._last_look = moment
+            self._last_look = asked
             self.looks += 1
             self.pages += changes.pages
             self._counted.update(key for key in changes.entries if key[0] not in self._ours)

@@ -388,6 +388,41 @@ def test_a_writer_that_starts_during_the_run_is_measured_from_its_first_write() 
     assert [r.per_second > 0 for r in rates] == [False, True]
 
 
+def test_writes_made_while_a_look_waited_for_its_answer_are_measured_to_the_answer() -> None:
+    """A look waits for its read turn (and the first one for its client): the listing then
+    holds writes made after the look began. Measured to the moment it began, a writer at 1/s
+    looked like 1.5/s here (30 writes over 20 s); a CI run saw 14/s for a 10/s writer."""
+    account = Account()
+    account.writer("crm", [_ago(-s) for s in range(-20, 10)])  # 1/s, from 20 s ago to 10 s on
+    moment = Moment()
+
+    def slow_turn() -> bool:
+        moment.advance(10)  # the read's turn came 10 s after the look began
+        return True
+
+    rates: list[Rate] = []
+    looks = LiveLookBack(account.client, catalog="Sandbox", window=3600.0, every=60.0,
+                         turn=slow_turn, stop=threading.Event(), on_rate=rates.append,
+                         now=moment, clock=FakeClock().now, sleep=FakeClock().sleep)
+    rate = looks.look()
+    assert rate is not None and rate.count == 30
+    assert rate.per_second == pytest.approx(1.0, rel=0.05)
+    assert looks.facts()["measured"][-1]["at"] == iso(NOW + timedelta(seconds=10))
+    # The next look lists from when this one began (less the overlap), not from its answer.
+    looks.look()
+    assert account.since() == NOW - timedelta(seconds=OVERLAP_SECONDS)
+
+
+def test_a_look_back_that_reads_for_a_while_measures_to_its_last_page() -> None:
+    account = Account()
+    account.writer("crm", [_ago(-s) for s in range(-20, 10)])
+    clock = iter([NOW, NOW + timedelta(seconds=10)])
+    others = look_back(account.client(), catalog="Sandbox", lookback_seconds=3600.0,
+                       now=lambda: next(clock), read_tps=10.0, sleep=FakeClock().sleep)
+    assert others.recent is not None and others.recent.count == 30
+    assert others.recent.per_second == pytest.approx(1.0, rel=0.05)
+
+
 def test_when_the_others_stop_their_rate_falls_as_their_writes_age() -> None:
     account = Account()
     moment = Moment()
