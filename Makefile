@@ -45,20 +45,22 @@ emulator: $(STAMP)
 
 # Two steps: everything but the wall-clock pacing tests on every core (pytest-xdist), then the
 # pacing tests alone, one at a time, so that no other test's load moves what they measure.
-# Five workers per core: most tests wait on paced calls and subprocesses, not on the CPU (on 2
-# idle cores: -n 6 took 5.5 min, -n 10 4.4 min, -n 16 4.3 min with 3 tests failing on time; the
-# suite needs about 6.5 CPU-minutes, so 2 cores cannot take it below about 3.3 min).
+# Five workers per core: most tests wait on paced calls and subprocesses, not on the CPU.
+# Tests are handed out one at a time (--maxschedchunk 1) in the order tests/conftest.py gives
+# them, the slowest first and spread over the workers: in xdist's default chunks of neighbours
+# one worker ran the slow ones in turn long after the others were done.
 # Bytecode caches on, whatever the shell says: with PYTHONDONTWRITEBYTECODE set, every xdist
-# worker compiled and assertion-rewrote every test module again (5 s of CPU each instead of 3).
+# worker compiled and assertion-rewrote every test module again, and every subprocess compiled
+# the package again (the suite took 7 CPU-minutes instead of 4.5).
 PYTEST        := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -p no:cacheprovider
 TEST_WORKERS  ?= $(shell echo $$(( $$(nproc) * 5 )))
 
 test: $(STAMP)
-	$(PYTEST) -n $(TEST_WORKERS) -m "not pacing" $(ARGS)
+	$(PYTEST) -n $(TEST_WORKERS) --dist load --maxschedchunk 1 -m "not pacing" $(ARGS)
 	$(PYTEST) -p no:xdist -m pacing $(ARGS)
 
 test-deep: $(STAMP)
-	HYPOTHESIS_PROFILE=deep $(PYTEST) -n $(TEST_WORKERS) -m "not pacing" $(ARGS)
+	HYPOTHESIS_PROFILE=deep $(PYTEST) -n $(TEST_WORKERS) --dist load --maxschedchunk 1 -m "not pacing" $(ARGS)
 	HYPOTHESIS_PROFILE=deep $(PYTEST) -p no:xdist -m pacing $(ARGS)
 
 bench: $(STAMP)

@@ -94,27 +94,39 @@ def subprocess_env(tmp_path: Path) -> dict[str, str]:
     return tool_env(tmp_path)
 
 
-#: Modules with the longest tests (10-20 s each on 2 cores, `make test ARGS=--durations=40`):
-#: run first, so that under pytest-xdist no worker starts one of them at the end while the
-#: others have nothing left to do.
+#: Modules with the longest tests (5-60 s each on 2 cores, `make test ARGS=--durations=40`),
+#: longest first: they start first, each on its own xdist worker, so that no worker starts one
+#: of them at the end while the others have nothing left to do.
 SLOW_FIRST = (
     "tests/test_bench_smoke.py",
     "tests/attack/test_crash_runs.py",
     "tests/functional/test_journal_corruption_property.py",
-    "tests/functional/test_run_folder_lock.py",
-    "tests/functional/test_outages.py",
-    "tests/functional/test_faults_and_stops.py",
-    "tests/functional/test_confirm_pty.py",
     "tests/functional/test_sharing_runs.py",
-    "tests/functional/test_export_transfer_verify_folders.py",
-    "tests/attack/test_corpus.py",
-    "tests/functional/test_hangup_and_early_signals.py",
+    "tests/functional/test_faults_and_stops.py",
+    "tests/functional/test_run_folder_lock.py",
     "tests/functional/test_verify_signoff.py",
+    "tests/functional/test_outages.py",
+    "tests/functional/test_hangup_and_early_signals.py",
+    "tests/functional/test_export_transfer_verify_folders.py",
     "tests/functional/test_killed_invocation_counts.py",
     "tests/functional/test_owner_changed.py",
+    "tests/functional/test_confirm_pty.py",
+    "tests/attack/test_corpus.py",
 )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slowest modules first, the rest in their order (every xdist worker sorts alike)."""
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in SLOW_FIRST)
+    """The slowest modules' tests first, each followed by one of the rest, then the rest in
+    their order (every xdist worker sorts alike). `make test` hands out tests with `--dist load
+    --maxschedchunk 1`: each worker gets two neighbours at first and one more as it finishes
+    one, so the slow tests spread over the workers instead of queueing behind each other (in
+    xdist's default chunks of consecutive tests one worker ran all eight bench smoke tests in
+    turn, 110 s after the others had finished)."""
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    slow = sorted((i for i in items if module(i) in SLOW_FIRST),
+                  key=lambda i: SLOW_FIRST.index(module(i)))
+    rest = [i for i in items if module(i) not in SLOW_FIRST]
+    paired = [i for pair in zip(slow, rest, strict=False) for i in pair]
+    items[:] = paired + slow[len(rest):] + rest[len(slow):]

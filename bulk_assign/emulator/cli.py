@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
@@ -173,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _restore(previous: dict[int, Any]) -> None:
+def _restore(previous: Mapping[signal.Signals, Any]) -> None:
     for signum, handler in previous.items():
         signal.signal(signum, handler)
 

@@ -215,7 +215,7 @@ def test_a_write_that_came_a_little_early_goes_again_at_once_and_costs_no_pace(
     exceeded (a row FAILED); at the real quota's 1/s it is ten times that."""
     options = ("--generate", "40", "--write-rate", "1", "--read-rate", "1000", "--read-burst",
                "100", "--quiet")
-    rows = 8
+    rows = 6
     source = write_input(tmp_path / "in.csv", rows)
     with emulator_process(*options) as url:
         result = run(settings(source, url, tmp_path / "run", max_tps=1.05, max_attempts=2))
