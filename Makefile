@@ -14,7 +14,7 @@ help:
 	@echo "make validate FILE=sheet.xlsx      check a sheet offline (CATALOG=Sandbox|AWS optional)"
 	@echo "make assign FILE=sheet.xlsx CATALOG=Sandbox [ARGS='--profile P']"
 	@echo "make resume RUN=runs/<folder>      finish an interrupted run"
-	@echo "make bench                         benchmarks, about 15 min (bench-full: about 43 min)"
+	@echo "make bench                         benchmarks, about 18 min (bench-full: about 50 min)"
 	@echo "make lint | clean"
 
 $(STAMP): pyproject.toml

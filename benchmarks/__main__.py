@@ -1,7 +1,7 @@
 """`make bench`: bulk-assign's speed as ratios measured side by side in one run.
 
-    python -m benchmarks            # `make bench`: about 15 min on 2 cores, results/default.md
-    python -m benchmarks --full     # `make bench-full`: about 43 min, results/latest.md
+    python -m benchmarks            # `make bench`: about 18 min on 2 cores, results/default.md
+    python -m benchmarks --full     # `make bench-full`: about 50 min, results/latest.md
     python -m benchmarks --quick    # tiny sizes: proves the code paths work, numbers mean little
 
 The default and the full set print the same table (same scenarios, contenders and metrics); the
@@ -67,8 +67,10 @@ class Sizes:
 
 #: `make bench-full`: the sizes every figure in the README was measured at.
 FULL = Sizes()
-#: `make bench`: about 15 minutes instead of 43. Each cut, from the figures recorded in
-#: results/latest.md and sharing.md (2026-11-29); what is not named here runs as in FULL.
+#: `make bench`: about 15 minutes instead of 43 (18 and 50 since issue 27 added two sharing
+#: cases of 400 rows, one with a CRM writing a minute before the run). Each cut, from the
+#: figures recorded in results/latest.md and sharing.md (2026-11-29); what is not named here
+#: runs as in FULL.
 #: - sharing: each case once instead of three times (quota_share.SCENARIOS says why per case);
 #:   rows and the CRM's 45 s lead unchanged: the hold after a throttle lasts 120 s, so a shorter
 #:   run would be in another regime.
@@ -379,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sizes_group = parser.add_mutually_exclusive_group()
     sizes_group.add_argument("--full", action="store_true",
-                             help="the full set (`make bench-full`, about 43 min)")
+                             help="the full set (`make bench-full`, about 50 min)")
     sizes_group.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--only", action="append", choices=list(SCENARIOS))
     parser.add_argument("--case", action="append", default=[], metavar="TEXT",
