@@ -109,9 +109,9 @@ def precise_scheduling(seconds: float = 0.0005) -> Iterator[None]:
     sys.setswitchinterval(seconds)
     # A full collection walks every object the sheet, pandas and botocore's models created:
     # milliseconds that would fall between a token and its call. Set them aside for the run.
-    # The young generations are collected first (about a millisecond); a full collection
-    # before the freeze would free only old cyclic garbage, at 80-150 ms a run (a process that
-    # runs many, as the test suite does, paid that every time).
+    # Only the young generations are collected before the freeze (about 1 ms): a full
+    # collection would also free old cyclic garbage, at 80-150 ms a run, which a process
+    # running many runs (the test suite) paid every time.
     gc.collect(1)
     gc.freeze()
     try:
