@@ -112,6 +112,7 @@ SLOW_FIRST = (
     "tests/functional/test_owner_changed.py",
     "tests/functional/test_confirm_pty.py",
     "tests/attack/test_corpus.py",
+    "tests/functional/test_plan_says.py",
 )
 
 
