@@ -68,7 +68,11 @@ def prepared(tmp_path_factory: pytest.TempPathFactory, aws_env: None
     resume could send. Each test damages its own copy of the folder: the resumes here are all
     refused, and each test checks on the emulator's call log that its own sent nothing."""
     tmp = tmp_path_factory.mktemp("partly-done")
-    with running_emulator(generated(ROWS), **fast(reject_credentials_after=ROWS)) as emu:
+    # Each row is read before it is written, so after ROWS + ROWS/2 accepted calls at least
+    # half the rows and at most three quarters are written, however far the reads ran ahead
+    # (after ROWS calls, a loaded machine once wrote 2 of 16).
+    with running_emulator(generated(ROWS),
+                          **fast(reject_credentials_after=ROWS + ROWS // 2)) as emu:
         source = write_input(tmp / "in.csv", ROWS)
         first = run(settings(source, emu.url, tmp / "run"))
         assert first.code == 3
