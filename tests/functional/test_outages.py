@@ -25,6 +25,9 @@ from tests.support.runs import Run, resume, run, settings, wait_until
 
 #: Short thresholds so that no test waits long: an outage after 1 s without an answer.
 OUTAGE = 1.0
+#: A bound for a run that keeps trying, not a figure: stopping takes 1-3 s on an idle machine
+#: (the outage bound, the probe's retries), and once took 10.2 s under a full suite's load.
+GAVE_UP_WITHIN = 30.0
 
 
 def summary(folder: Path) -> dict[str, Any]:
@@ -82,7 +85,7 @@ def test_nothing_listening_stops_before_any_row(tmp_path: Path, dry_run: bool) -
         began = time.monotonic()
         result = run(settings(source, url, tmp_path / "run", outage_seconds=OUTAGE,
                               dry_run=dry_run))
-        assert time.monotonic() - began < 10
+        assert time.monotonic() - began < GAVE_UP_WITHIN
     assert result.code == 3, result.stdout
     statuses = result.statuses()
     assert statuses == {"SKIPPED": 20, "DUPLICATE": 3}
@@ -106,7 +109,7 @@ def test_service_answering_500_stops_before_any_write(
     source = write_input(tmp_path / "in.csv", 20)
     began = time.monotonic()
     result = run(settings(source, emu.url, tmp_path / "run", outage_seconds=OUTAGE))
-    assert time.monotonic() - began < 10
+    assert time.monotonic() - began < GAVE_UP_WITHIN
     assert result.code == 3, result.stdout
     assert result.statuses() == {"SKIPPED": 20}
     assert {r["error_class"] for r in result.results()} == {"ServiceUnavailable"}
